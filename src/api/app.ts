@@ -1,0 +1,82 @@
+import { OpenAPIHono } from '@hono/zod-openapi';
+import { HTTPException } from 'hono/http-exception';
+import { RearguardError } from '../core/errors.ts';
+import type { Role } from '../config.ts';
+import { requireToken, type AppEnv } from './auth.ts';
+import type { Api, ApiDeps } from './deps.ts';
+import { registerDocs } from './docs.ts';
+import { problemOf, problemResponse } from './problem.ts';
+import { registerCreateBackup } from './routes/backups/create-backup.ts';
+import { registerDeleteBackup } from './routes/backups/delete-backup.ts';
+import { registerGetBackup } from './routes/backups/get-backup.ts';
+import { registerLastBackup } from './routes/backups/last-backup.ts';
+import { registerListBackups } from './routes/backups/list-backups.ts';
+import { registerCancelRun } from './routes/runs/cancel-run.ts';
+import { registerGetRun } from './routes/runs/get-run.ts';
+import { registerListRunEvents } from './routes/runs/list-run-events.ts';
+import { registerHealth } from './routes/system/health.ts';
+
+export interface AuthSettings {
+  tokens: Array<{ name: string; role: Role; sha256: string }>;
+  anonymousRole?: Role;
+}
+
+/** The HTTP API: one error shape, validation through one hook, auth on every /v1 route but the docs. */
+export function createApi(deps: ApiDeps, auth: AuthSettings): Api {
+  const api: Api = new OpenAPIHono<AppEnv>({
+    defaultHook: (result, c) => {
+      if (result.success) return;
+      const issue = result.error.issues[0]!;
+      const field = issue.path.join('.');
+      return problemResponse(c, problemOf('invalid', `${field ? `${field}: ` : ''}${issue.message}`, field ? { field } : {}));
+    },
+  });
+
+  api.onError((err, c) => {
+    if (err instanceof RearguardError) return problemResponse(c, problemOf(err.kind, err.message, err.details));
+    if (err instanceof HTTPException && err.status < 500) {
+      return problemResponse(c, { ...problemOf('invalid', err.message || 'bad request'), status: err.status });
+    }
+    deps.ctx.log.error({ err, path: c.req.path }, 'unhandled error');
+    return c.body(
+      JSON.stringify({ type: 'about:blank', title: 'Internal Server Error', status: 500, detail: 'internal error; see the daemon log' }),
+      500,
+      { 'Content-Type': 'application/problem+json' },
+    );
+  });
+  api.notFound((c) => problemResponse(c, problemOf('not_found', `no route for ${c.req.method} ${c.req.path}`)));
+
+  registerHealth(api, deps);
+  registerDocs(api);
+  api.doc31('/v1/openapi.json', {
+    openapi: '3.1.0',
+    info: {
+      title: 'Rearguard',
+      version: '1',
+      description: 'Backup-as-a-service for OpenStack control planes: ReaR images of whole nodes, kept in remote storage, restored by PXE.',
+    },
+    security: [{ bearer: [] }],
+  });
+  api.openAPIRegistry.registerComponent('securitySchemes', 'bearer', {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API token from the config (roles: reader GET, operator POST, admin DELETE).',
+  });
+
+  const guard = requireToken(auth.tokens, auth.anonymousRole);
+  api.use('/v1/*', async (c, next) => {
+    if (c.req.path === '/v1/openapi.json' || c.req.path === '/v1/docs' || c.req.path.startsWith('/v1/docs/')) return next();
+    return guard(c, next);
+  });
+
+  // `last` before `{id}`: the static route must win.
+  registerLastBackup(api, deps);
+  registerListBackups(api, deps);
+  registerGetBackup(api, deps);
+  registerCreateBackup(api, deps);
+  registerDeleteBackup(api, deps);
+  registerGetRun(api, deps);
+  registerListRunEvents(api, deps);
+  registerCancelRun(api, deps);
+  return api;
+}

@@ -1,0 +1,119 @@
+import { z } from '@hono/zod-openapi';
+import { idPattern } from '../core/ids.ts';
+import type { Backup, Run, RunEvent } from '../core/model.ts';
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
+
+export const backupStates = ['pending', 'transferring', 'available', 'failed', 'deleting'] as const;
+export const runStates = ['queued', 'running', 'succeeded', 'failed', 'partially_failed', 'cancelled', 'interrupted'] as const;
+
+export const backupIdParam = z.object({
+  id: z
+    .string()
+    .regex(idPattern('bk'), 'not a backup id (bk_ followed by 26 base32 characters)')
+    .openapi({ param: { name: 'id', in: 'path' }, example: 'bk_7q2m0c4x9d1f8h3k5n6p0r2s4t' }),
+});
+
+export const runIdParam = z.object({
+  id: z
+    .string()
+    .regex(idPattern('run'), 'not a run id (run_ followed by 26 base32 characters)')
+    .openapi({ param: { name: 'id', in: 'path' }, example: 'run_3k5n6p0r2s4t7q2m0c4x9d1f8h' }),
+});
+
+export const artefactSchema = z.object({ name: z.string(), size: z.number().int(), sha256: z.string() }).openapi('Artefact');
+
+export const manifestSchema = z
+  .object({
+    backup_id: z.string(),
+    host: z.string(),
+    target: z.string(),
+    run_id: z.string(),
+    rear_version: z.string().nullable(),
+    created: z.string(),
+    artefacts: z.array(artefactSchema),
+  })
+  .openapi('BackupManifest');
+
+export const backupSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    location_url: z.string().nullable().openapi({ description: 'Where the artefacts are stored; set once available.' }),
+    creation_date: z.string().openapi({ format: 'date-time' }),
+    target: z.string(),
+    node: z.string(),
+    run_id: z.string(),
+    state: z.enum(backupStates),
+    size: z.number().int().nullable().openapi({ description: 'Total bytes of the artefacts.' }),
+    sha256: z.string().nullable().openapi({ description: 'sha256 of the stored manifest, which lists every artefact’s sha256.' }),
+    error: z.string().nullable(),
+    manifest: manifestSchema.nullable(),
+  })
+  .openapi('Backup');
+
+export const runSchema = z
+  .object({
+    id: z.string(),
+    kind: z.enum(['backup', 'restore', 'cleanup', 'verify']),
+    target: z.string(),
+    params: z.record(z.string(), z.unknown()),
+    state: z.enum(runStates),
+    created_at: z.string(),
+    started_at: z.string().nullable(),
+    finished_at: z.string().nullable(),
+    error: z.string().nullable(),
+    requested_by: z.string().nullable(),
+    backup_ids: z.array(z.string()),
+  })
+  .openapi('Run');
+
+export const runEventSchema = z
+  .object({
+    seq: z.number().int(),
+    at: z.string(),
+    level: z.enum(['info', 'warn', 'error']),
+    phase: z.string(),
+    host: z.string().nullable(),
+    message: z.string(),
+    data: z.record(z.string(), z.unknown()).nullable(),
+  })
+  .openapi('RunEvent');
+
+export function backupOut(b: Backup): z.infer<typeof backupSchema> {
+  return {
+    id: b.id,
+    name: b.name,
+    location_url: b.locationUrl,
+    creation_date: iso(b.creationDate),
+    target: b.target,
+    node: b.node,
+    run_id: b.runId,
+    state: b.state,
+    size: b.size,
+    sha256: b.sha256,
+    error: b.error,
+    manifest: b.manifest,
+  };
+}
+
+export function runOut(run: Run, backups: Backup[]): z.infer<typeof runSchema> {
+  return {
+    id: run.id,
+    kind: run.kind,
+    target: run.target,
+    params: run.params,
+    state: run.state,
+    created_at: iso(run.createdAt),
+    started_at: isoOrNull(run.startedAt),
+    finished_at: isoOrNull(run.finishedAt),
+    error: run.error,
+    requested_by: run.requestedBy,
+    backup_ids: backups.map((b) => b.id),
+  };
+}
+
+export function eventOut(e: RunEvent): z.infer<typeof runEventSchema> {
+  return { seq: e.seq, at: iso(e.at), level: e.level, phase: e.phase, host: e.host, message: e.message, data: e.data };
+}

@@ -1,0 +1,51 @@
+import type { CoreContext } from './context.ts';
+import { notFound, RearguardError } from './errors.ts';
+import type { Backup, BackupFilter, Page } from './model.ts';
+import { removeStoredBackup } from './stored-backup.ts';
+
+/** Reading and deleting backup records. The records are the truth; storage is not scanned to find backups. */
+export function listBackups(ctx: CoreContext, filter: BackupFilter, limit: number, marker?: string): Page<Backup> {
+  return ctx.records.backups.list(filter, limit, marker);
+}
+
+export function getBackup(ctx: CoreContext, id: string): Backup {
+  const backup = ctx.records.backups.get(id);
+  if (!backup) throw notFound('backup', id);
+  return backup;
+}
+
+export function lastBackup(ctx: CoreContext, filter: Omit<BackupFilter, 'state'>): Backup {
+  const backup = ctx.records.backups.last(filter);
+  if (!backup) {
+    const scope = [filter.target && `target ${filter.target}`, filter.node && `node ${filter.node}`].filter(Boolean).join(', ');
+    throw new RearguardError('not_found', `no available backup${scope ? ` for ${scope}` : ''}`);
+  }
+  return backup;
+}
+
+/**
+ * Removes a backup's stored objects, then its record. A backup still being made, or being restored,
+ * cannot be deleted. If storage fails midway the record stays, in state `deleting`, so that objects
+ * are never left without a record.
+ */
+export async function deleteBackup(ctx: CoreContext, id: string): Promise<void> {
+  const backup = ctx.records.transaction(() => {
+    const b = getBackup(ctx, id);
+    if (b.state === 'pending' || b.state === 'transferring') {
+      throw new RearguardError('conflict', `backup ${id} is still being made by run ${b.runId}`, { run_id: b.runId });
+    }
+    if (ctx.records.restores.liveForBackup(id)) {
+      throw new RearguardError('conflict', `backup ${id} is being restored; delete it after the restore ends`);
+    }
+    ctx.records.backups.update(id, { state: 'deleting', updatedAt: ctx.clock.now() });
+    return b;
+  });
+  try {
+    await removeStoredBackup(ctx.storage, backup);
+  } catch (err) {
+    ctx.records.backups.update(id, { error: `delete failed: ${(err as Error).message}`, updatedAt: ctx.clock.now() });
+    throw new RearguardError('unavailable', `storage refused to delete backup ${id}: ${(err as Error).message}; the backup is kept in state deleting`);
+  }
+  ctx.records.backups.delete(id);
+  ctx.log.info({ backup: id }, 'backup deleted');
+}

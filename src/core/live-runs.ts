@@ -1,0 +1,77 @@
+import type { CoreContext } from './context.ts';
+import type { StopReason } from './backup-run.ts';
+
+interface LiveRun {
+  controller: AbortController;
+  done: Promise<void>;
+}
+
+/**
+ * The runs this daemon is executing: their leases are renewed while they live, and they can be
+ * stopped at a safe point (cancel) or all at once (shutdown).
+ */
+export class LiveRuns {
+  private readonly live = new Map<string, LiveRun>();
+  private heartbeat: NodeJS.Timeout | undefined;
+
+  constructor(private readonly ctx: CoreContext) {
+    this.heartbeat = setInterval(() => this.renewLeases(), Math.max(1000, Math.floor(ctx.leaseMs / 3)));
+    this.heartbeat.unref();
+  }
+
+  start(runId: string, execute: (signal: AbortSignal) => Promise<void>): void {
+    const controller = new AbortController();
+    const done = execute(controller.signal)
+      .catch((err: Error) => this.failUnexpectedly(runId, err))
+      .finally(() => this.live.delete(runId));
+    this.live.set(runId, { controller, done });
+  }
+
+  isExecuting(runId: string): boolean {
+    return this.live.has(runId);
+  }
+
+  stop(runId: string, reason: StopReason): boolean {
+    const run = this.live.get(runId);
+    if (!run) return false;
+    run.controller.abort(reason);
+    return true;
+  }
+
+  /** Stops every run at its next safe point and waits until each has restarted services and recorded its end. */
+  async shutdown(): Promise<void> {
+    clearInterval(this.heartbeat);
+    for (const run of this.live.values()) run.controller.abort('shutdown' satisfies StopReason);
+    await Promise.all([...this.live.values()].map((r) => r.done));
+  }
+
+  /** Resolves when every run started so far has ended (tests and benchmarks wait on this). */
+  async settled(): Promise<void> {
+    while (this.live.size > 0) await Promise.all([...this.live.values()].map((r) => r.done));
+  }
+
+  private renewLeases(): void {
+    const expires = this.ctx.clock.now() + this.ctx.leaseMs;
+    for (const id of this.live.keys()) this.ctx.records.runs.update(id, { leaseExpiresAt: expires });
+  }
+
+  /** A bug, not an expected failure: still, the record must end true. */
+  private failUnexpectedly(runId: string, err: Error): void {
+    this.ctx.log.error({ run: runId, err }, 'run failed unexpectedly');
+    const run = this.ctx.records.runs.get(runId);
+    if (run && (run.state === 'queued' || run.state === 'running')) {
+      this.ctx.records.runs.update(runId, {
+        state: 'failed',
+        error: `internal error: ${err.message}`,
+        finishedAt: this.ctx.clock.now(),
+        leaseOwner: null,
+        leaseExpiresAt: null,
+      });
+      for (const b of this.ctx.records.backups.ofRun(runId)) {
+        if (b.state === 'pending' || b.state === 'transferring') {
+          this.ctx.records.backups.update(b.id, { state: 'failed', error: `internal error: ${err.message}`, updatedAt: this.ctx.clock.now() });
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,82 @@
+/** The records of the domain, as the core sees them (no SQL or HTTP types). Times are epoch ms. */
+
+export const targets = ['undercloud', 'overcloud'] as const;
+export type Target = (typeof targets)[number];
+
+export type RunKind = 'backup' | 'restore' | 'cleanup' | 'verify';
+export type RunState = 'queued' | 'running' | 'succeeded' | 'failed' | 'partially_failed' | 'cancelled' | 'interrupted';
+
+export interface Run {
+  id: string;
+  kind: RunKind;
+  target: string;
+  params: Record<string, unknown>;
+  state: RunState;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  error: string | null;
+  requestedBy: string | null;
+  idempotencyKey: string | null;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+  quiesceOpen: boolean;
+}
+
+export type Phase = 'run' | 'preflight' | 'quiesce' | 'image' | 'unquiesce' | 'transfer' | 'verify' | 'cleanup' | 'recovery';
+
+export interface RunEvent {
+  seq: number;
+  runId: string;
+  at: number;
+  level: 'info' | 'warn' | 'error';
+  phase: Phase | string;
+  host: string | null;
+  message: string;
+  data: Record<string, unknown> | null;
+}
+
+export type BackupState = 'pending' | 'transferring' | 'available' | 'failed' | 'deleting';
+
+export interface Artefact {
+  name: string;
+  size: number;
+  sha256: string;
+}
+
+export interface BackupManifest {
+  backup_id: string;
+  host: string;
+  target: string;
+  run_id: string;
+  rear_version: string | null;
+  created: string;
+  artefacts: Artefact[];
+}
+
+export interface Backup {
+  id: string;
+  name: string;
+  locationUrl: string | null;
+  creationDate: number;
+  target: string;
+  node: string;
+  runId: string;
+  state: BackupState;
+  size: number | null;
+  sha256: string | null;
+  manifest: BackupManifest | null;
+  error: string | null;
+  updatedAt: number;
+}
+
+export interface BackupFilter {
+  target?: string;
+  node?: string;
+  state?: BackupState;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextMarker: string | null;
+}

@@ -1,0 +1,134 @@
+import type { Readable } from 'node:stream';
+import type { Backup, BackupFilter, BackupState, Page, Run, RunEvent } from './model.ts';
+
+/** What the core needs from the outside world. Adapters in src/db, src/ansible, src/nodes, src/storage implement these. */
+
+export interface Records {
+  transaction<T>(fn: () => T): T;
+  runs: {
+    insert(run: Run): void;
+    get(id: string): Run | undefined;
+    byIdempotencyKey(key: string): Run | undefined;
+    liveForTarget(target: string): Run | undefined;
+    update(id: string, patch: Partial<Omit<Run, 'id'>>): void;
+    /** Runs that are live, or whose services may still be quiesced. */
+    unfinished(): Run[];
+  };
+  events: {
+    append(event: Omit<RunEvent, 'seq'>): RunEvent;
+    list(runId: string, afterSeq: number, limit: number): RunEvent[];
+  };
+  backups: {
+    insert(backup: Backup): void;
+    get(id: string): Backup | undefined;
+    update(id: string, patch: Partial<Omit<Backup, 'id'>>): void;
+    delete(id: string): void;
+    list(filter: BackupFilter, limit: number, marker?: string): Page<Backup>;
+    last(filter: Omit<BackupFilter, 'state'>): Backup | undefined;
+    ofRun(runId: string): Backup[];
+    inStates(states: BackupState[]): Backup[];
+  };
+  restores: {
+    liveForBackup(backupId: string): boolean;
+  };
+  nodes: {
+    upsert(node: { name: string; target: string; address: string }): void;
+    hostKey(name: string): string | null;
+    pinHostKey(name: string, sha256: string): void;
+  };
+}
+
+/** A node as the inventory describes it. */
+export interface TargetHost {
+  name: string;
+  address: string;
+  port: number;
+  user: string;
+  privateKeyFile?: string;
+  connection: 'ssh' | 'local';
+}
+
+export interface Inventory {
+  hostsOf(group: string): Promise<TargetHost[]>;
+}
+
+export interface NodeSession {
+  /** A stream of the file's bytes; back-pressure flows to the node. */
+  readFile(path: string): Promise<Readable>;
+  exec(command: string): Promise<{ stdout: string; stderr: string; code: number }>;
+  close(): void;
+}
+
+export interface NodeAccess {
+  open(host: TargetHost): Promise<NodeSession>;
+}
+
+export interface StoredObject {
+  key: string;
+  size: number;
+}
+
+export interface Storage {
+  /** The URL a prefix is reachable at (LOCATION_URL of a backup). */
+  locationOf(prefix: string): string;
+  /** Writes a new object; never overwrites one. The object appears only once complete. */
+  put(key: string, body: Readable, opts?: { size?: number }): Promise<StoredObject>;
+  get(key: string, range?: { start: number; end?: number }): Promise<Readable>;
+  head(key: string): Promise<StoredObject | null>;
+  delete(key: string): Promise<void>;
+  list(prefix: string): Promise<StoredObject[]>;
+  /** Fails with a clear reason when the storage cannot take a backup now. */
+  checkWritable(): Promise<void>;
+}
+
+export interface HostStats {
+  ok: number;
+  changed: number;
+  failures: number;
+  unreachable: number;
+  skipped: number;
+  rescued: number;
+  ignored: number;
+}
+
+export type PlaybookEvent =
+  | { type: 'task_start'; at: string; play: string; task: string; taskId: string }
+  | {
+      type: 'host_ok' | 'host_failed' | 'host_unreachable' | 'host_skipped';
+      at: string;
+      host: string;
+      task: string;
+      taskId: string;
+      message?: string;
+      changed?: boolean;
+    }
+  | { type: 'stats'; at: string; stats: Record<string, HostStats> };
+
+export interface PlaybookResult {
+  exitCode: number;
+  cancelled: boolean;
+  stats: Record<string, HostStats>;
+  failures: Array<{ host: string; task: string; message: string }>;
+}
+
+export interface PlaybookRunner {
+  run(opts: {
+    playbook: string;
+    extraVars: Record<string, unknown>;
+    limit?: string;
+    signal?: AbortSignal;
+    onEvent: (e: PlaybookEvent) => void;
+    onLog?: (line: string) => void;
+  }): Promise<PlaybookResult>;
+}
+
+export interface Clock {
+  now(): number;
+}
+
+export interface Logger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+  debug(obj: object, msg?: string): void;
+}

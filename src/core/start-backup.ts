@@ -1,0 +1,112 @@
+import type { CoreContext } from './context.ts';
+import { RearguardError } from './errors.ts';
+import { newId } from './ids.ts';
+import { targets, type Backup, type Run, type Target } from './model.ts';
+import { executeBackupRun } from './backup-run.ts';
+import type { LiveRuns } from './live-runs.ts';
+
+export interface BackupRequest {
+  target: string;
+  stopall: 'no' | 'yes';
+  requestedBy: string | null;
+  idempotencyKey?: string;
+}
+
+export interface StartedBackup {
+  run: Run;
+  backups: Backup[];
+  /** False when an Idempotency-Key matched an earlier request: nothing new was started. */
+  created: boolean;
+}
+
+const stamp = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+
+/**
+ * Validates a backup request, records the run and one pending backup per node in one transaction
+ * (so two requests cannot both start a run on a target), and starts executing it.
+ */
+export async function startBackup(ctx: CoreContext, live: LiveRuns, req: BackupRequest): Promise<StartedBackup> {
+  if (!(targets as readonly string[]).includes(req.target)) {
+    throw new RearguardError('not_found', `unknown target '${req.target}': expected one of ${targets.join(', ')}`, { field: 'target' });
+  }
+  const target = req.target as Target;
+
+  if (req.idempotencyKey) {
+    const earlier = replay(ctx, req);
+    if (earlier) return earlier;
+  }
+
+  const group = ctx.targets[target].group;
+  const hosts = await ctx.inventory.hostsOf(group);
+  if (hosts.length === 0) {
+    throw new RearguardError('unprocessable', `target ${target} has no hosts: inventory group '${group}' is empty or missing`, {
+      field: 'target',
+    });
+  }
+
+  const now = ctx.clock.now();
+  const run: Run = {
+    id: newId('run'),
+    kind: 'backup',
+    target,
+    params: { stopall: req.stopall },
+    state: 'queued',
+    createdAt: now,
+    startedAt: null,
+    finishedAt: null,
+    error: null,
+    requestedBy: req.requestedBy,
+    idempotencyKey: req.idempotencyKey ?? null,
+    leaseOwner: ctx.instanceId,
+    leaseExpiresAt: now + ctx.leaseMs,
+    quiesceOpen: false,
+  };
+  const backups: Backup[] = hosts.map((h) => ({
+    id: newId('bk'),
+    name: `${h.name}-${stamp(now)}`,
+    locationUrl: null,
+    creationDate: now,
+    target,
+    node: h.name,
+    runId: run.id,
+    state: 'pending',
+    size: null,
+    sha256: null,
+    manifest: null,
+    error: null,
+    updatedAt: now,
+  }));
+
+  const outcome = ctx.records.transaction((): StartedBackup => {
+    if (req.idempotencyKey) {
+      const earlier = replay(ctx, req);
+      if (earlier) return earlier;
+    }
+    const other = ctx.records.runs.liveForTarget(target);
+    if (other) {
+      throw new RearguardError('conflict', `a ${other.kind} run is already live on ${target}: ${other.id}`, { run_id: other.id });
+    }
+    ctx.records.runs.insert(run);
+    for (const h of hosts) ctx.records.nodes.upsert({ name: h.name, target, address: h.address });
+    for (const b of backups) ctx.records.backups.insert(b);
+    return { run, backups, created: true };
+  });
+  if (!outcome.created) return outcome;
+
+  ctx.journal.record(run.id, 'run', `backup of ${target} requested by ${req.requestedBy ?? 'anonymous'} (stopall=${req.stopall})`);
+  live.start(run.id, (signal) => executeBackupRun(ctx, run.id, hosts, signal));
+  return outcome;
+}
+
+/** The run an earlier request with the same Idempotency-Key made, if any; a different request with that key is refused. */
+function replay(ctx: CoreContext, req: BackupRequest): StartedBackup | undefined {
+  const earlier = ctx.records.runs.byIdempotencyKey(req.idempotencyKey!);
+  if (!earlier) return undefined;
+  if (earlier.kind !== 'backup' || earlier.target !== req.target || earlier.params.stopall !== req.stopall) {
+    throw new RearguardError('unprocessable', 'this Idempotency-Key was already used for a different request', {
+      field: 'Idempotency-Key',
+      run_id: earlier.id,
+    });
+  }
+  return { run: earlier, backups: ctx.records.backups.ofRun(earlier.id), created: false };
+}

@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import { serve, type ServerType } from '@hono/node-server';
+import { readInventory } from './ansible/inventory.ts';
+import { runPlaybook } from './ansible/playbook-run.ts';
+import { adminToken } from './admin-token.ts';
+import { createApi } from './api/app.ts';
+import { sha256Hex } from './api/auth.ts';
+import type { Config } from './config.ts';
+import type { CoreContext } from './core/context.ts';
+import { LiveRuns } from './core/live-runs.ts';
+import type { Inventory, PlaybookRunner, TargetHost } from './core/ports.ts';
+import { recoverInterruptedRuns } from './core/run-recovery.ts';
+import { RunJournal } from './core/run-journal.ts';
+import { openDatabase } from './db/client.ts';
+import { sqliteRecords } from './db/records.ts';
+import { writeDefaultInventory } from './default-inventory.ts';
+import { createLogger, type Log } from './logger.ts';
+import { nodeAccess } from './nodes/node-access.ts';
+import { openStorage } from './storage/open-storage.ts';
+
+export interface Daemon {
+  url: string;
+  ctx: CoreContext;
+  live: LiveRuns;
+  log: Log;
+  /** Stops accepting requests, stops live runs at a safe point (services restarted), closes the database. */
+  stop(): Promise<void>;
+}
+
+/** Wires config -> db -> core -> http, recovers what a previous daemon left, then listens. */
+export async function startDaemon(config: Config, log: Log = createLogger(config.log.level)): Promise<Daemon> {
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const db = openDatabase(config.database);
+  const records = sqliteRecords(db);
+
+  const tokens = config.auth.tokens.map((t) => ({ name: t.name, role: t.role, sha256: t.sha256 ?? sha256Hex(t.token!) }));
+  const generated = adminToken(config.auth.adminTokenFile, tokens.length === 0 && !config.auth.anonymousRole);
+  if (generated) {
+    tokens.push({ name: 'admin', role: 'admin', sha256: sha256Hex(generated.token) });
+    if (generated.created) log.info({ file: resolve(config.auth.adminTokenFile) }, 'generated the admin API token (readable by root only)');
+  }
+
+  const inventoryFile = config.inventory
+    ? resolve(config.inventory)
+    : writeDefaultInventory(config.dataDir, { undercloud: config.targets.undercloud.group, overcloud: config.targets.overcloud.group });
+  const inventory: Inventory = {
+    async hostsOf(group): Promise<TargetHost[]> {
+      const inv = await readInventory(inventoryFile);
+      const names = new Set(inv.groups[group] ?? []);
+      return inv.hosts.filter((h) => names.has(h.name));
+    },
+  };
+  const playbooks: PlaybookRunner = {
+    run: (opts) =>
+      runPlaybook({ ...opts, playbook: resolve(config.ansible.playbookDir, opts.playbook), inventory: inventoryFile, env: config.ansible.env }),
+  };
+
+  const clock = { now: () => Date.now() };
+  const ctx: CoreContext = {
+    records,
+    journal: new RunJournal(records, clock, log),
+    storage: openStorage(config.storage.url),
+    inventory,
+    nodes: nodeAccess({ get: (n) => records.nodes.hostKey(n), pin: (n, k) => records.nodes.pinHostKey(n, k) }),
+    playbooks,
+    clock,
+    log,
+    instanceId: `${process.pid}-${randomBytes(4).toString('hex')}`,
+    targets: config.targets,
+    backup: config.backup,
+    leaseMs: config.runs.leaseSeconds * 1000,
+  };
+  const live = new LiveRuns(ctx);
+
+  let ready = false;
+  const api = createApi({ ctx, live, isReady: () => ready }, { tokens, anonymousRole: config.auth.anonymousRole });
+  const [host, port] = splitHostPort(config.listen);
+  const server = await new Promise<ServerType>((resolveServer, reject) => {
+    const s = serve({ fetch: api.fetch, hostname: host, port }, () => resolveServer(s));
+    s.once('error', reject);
+  });
+  const address = server.address() as AddressInfo;
+  const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  log.info({ url, database: resolve(config.database), storage: config.storage.url, inventory: inventoryFile }, 'rearguard listening');
+
+  // Before any new run: restart services and close the records of runs a dead daemon left behind.
+  await recoverInterruptedRuns(ctx);
+  ready = true;
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    ctx,
+    live,
+    log,
+    stop: () =>
+      (stopping ??= (async () => {
+        const closed = new Promise<void>((r) => server.close(() => r()));
+        await live.shutdown();
+        if ('closeIdleConnections' in server) server.closeIdleConnections();
+        await closed;
+        db.$client.close();
+        log.info({}, 'rearguard stopped');
+      })()),
+  };
+}
+
+function splitHostPort(listen: string): [string, number] {
+  const i = listen.lastIndexOf(':');
+  return [listen.slice(0, i).replace(/^\[|\]$/g, ''), Number(listen.slice(i + 1))];
+}

@@ -1,0 +1,120 @@
+import { and, asc, desc, eq, gt, inArray, lt, or, type SQL } from 'drizzle-orm';
+import { RearguardError } from '../core/errors.ts';
+import type { Backup, BackupFilter, Run, RunEvent } from '../core/model.ts';
+import type { Records } from '../core/ports.ts';
+import { liveStates } from '../core/run-state.ts';
+import type { Db } from './client.ts';
+import { backups, nodes, restores, runEvents, runs } from './schema.ts';
+
+/** The core's Records port on SQLite. better-sqlite3 is synchronous, so every call is too. */
+export function sqliteRecords(db: Db): Records {
+  const backupConditions = (filter: BackupFilter): SQL[] => {
+    const conds: SQL[] = [];
+    if (filter.target) conds.push(eq(backups.target, filter.target));
+    if (filter.node) conds.push(eq(backups.node, filter.node));
+    if (filter.state) conds.push(eq(backups.state, filter.state));
+    return conds;
+  };
+
+  return {
+    transaction: (fn) => db.$client.transaction(fn)(),
+
+    runs: {
+      insert: (run) => void db.insert(runs).values(run).run(),
+      get: (id) => db.select().from(runs).where(eq(runs.id, id)).get() as Run | undefined,
+      byIdempotencyKey: (key) => db.select().from(runs).where(eq(runs.idempotencyKey, key)).get() as Run | undefined,
+      liveForTarget: (target) =>
+        db
+          .select()
+          .from(runs)
+          .where(and(eq(runs.target, target), inArray(runs.state, [...liveStates])))
+          .get() as Run | undefined,
+      update: (id, patch) => void db.update(runs).set(patch).where(eq(runs.id, id)).run(),
+      unfinished: () =>
+        db
+          .select()
+          .from(runs)
+          .where(or(inArray(runs.state, [...liveStates]), eq(runs.quiesceOpen, true)))
+          .orderBy(asc(runs.createdAt))
+          .all() as Run[],
+    },
+
+    events: {
+      append: (event) => db.insert(runEvents).values(event).returning().get() as RunEvent,
+      list: (runId, afterSeq, limit) =>
+        db
+          .select()
+          .from(runEvents)
+          .where(and(eq(runEvents.runId, runId), gt(runEvents.seq, afterSeq)))
+          .orderBy(asc(runEvents.seq))
+          .limit(limit)
+          .all() as RunEvent[],
+    },
+
+    backups: {
+      insert: (backup) => void db.insert(backups).values(backup).run(),
+      get: (id) => db.select().from(backups).where(eq(backups.id, id)).get() as Backup | undefined,
+      update: (id, patch) => void db.update(backups).set(patch).where(eq(backups.id, id)).run(),
+      delete: (id) => void db.delete(backups).where(eq(backups.id, id)).run(),
+      list: (filter, limit, marker) => {
+        const conds = backupConditions(filter);
+        if (marker !== undefined) {
+          const m = db
+            .select({ creationDate: backups.creationDate, id: backups.id })
+            .from(backups)
+            .where(eq(backups.id, marker))
+            .get();
+          if (!m) throw new RearguardError('invalid', `marker ${marker} is not a backup id`, { field: 'marker' });
+          // Keyset pagination: strictly after the marker in (creation_date desc, id desc) order.
+          conds.push(
+            or(
+              lt(backups.creationDate, m.creationDate),
+              and(eq(backups.creationDate, m.creationDate), lt(backups.id, m.id)),
+            )!,
+          );
+        }
+        const rows = db
+          .select()
+          .from(backups)
+          .where(and(...conds))
+          .orderBy(desc(backups.creationDate), desc(backups.id))
+          .limit(limit + 1)
+          .all() as Backup[];
+        const items = rows.slice(0, limit);
+        return { items, nextMarker: rows.length > limit ? items[items.length - 1]!.id : null };
+      },
+      last: (filter) =>
+        db
+          .select()
+          .from(backups)
+          .where(and(...backupConditions({ ...filter, state: 'available' })))
+          .orderBy(desc(backups.creationDate), desc(backups.id))
+          .limit(1)
+          .get() as Backup | undefined,
+      ofRun: (runId) =>
+        db.select().from(backups).where(eq(backups.runId, runId)).orderBy(asc(backups.node)).all() as Backup[],
+      inStates: (states) => db.select().from(backups).where(inArray(backups.state, states)).all() as Backup[],
+    },
+
+    restores: {
+      liveForBackup: (backupId) =>
+        db
+          .select({ id: restores.id })
+          .from(restores)
+          .where(and(eq(restores.backupId, backupId), inArray(restores.state, ['queued', 'running'])))
+          .get() !== undefined,
+    },
+
+    nodes: {
+      upsert: (node) => {
+        const updatedAt = Date.now();
+        db.insert(nodes)
+          .values({ ...node, updatedAt })
+          .onConflictDoUpdate({ target: nodes.name, set: { target: node.target, address: node.address, updatedAt } })
+          .run();
+      },
+      hostKey: (name) => db.select({ k: nodes.hostKeySha256 }).from(nodes).where(eq(nodes.name, name)).get()?.k ?? null,
+      pinHostKey: (name, sha256) => void db.update(nodes).set({ hostKeySha256: sha256 }).where(eq(nodes.name, name)).run(),
+    },
+  };
+}

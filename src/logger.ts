@@ -1,0 +1,15 @@
+import { pino } from 'pino';
+
+/** JSON lines on stdout. Anything that could carry a secret is redacted by path, whatever the caller logs. */
+export function createLogger(level: string) {
+  return pino({
+    level,
+    base: { service: 'rearguard' },
+    redact: {
+      paths: ['authorization', '*.authorization', 'headers.authorization', 'token', '*.token', 'password', '*.password', 'extraVars', '*.extraVars'],
+      censor: '[redacted]',
+    },
+  });
+}
+
+export type Log = ReturnType<typeof createLogger>;
