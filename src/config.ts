@@ -7,9 +7,7 @@ import { z } from 'zod';
 /** Where the project's own files (playbooks, migrations) live, whatever the working directory. */
 export const projectDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-const hostPort = z
-  .string()
-  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080');
+const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 127.0.0.1:8080');
 
 const role = z.enum(['reader', 'operator', 'admin']);
 
@@ -18,7 +16,10 @@ const apiToken = z
     name: z.string().min(1),
     role,
     /** Prefer sha256 (hex of the token) so the config file holds no usable secret. */
-    sha256: z.string().regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits').optional(),
+    sha256: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'expected 64 lowercase hex digits')
+      .optional(),
     token: z.string().min(16, 'tokens must be at least 16 characters').optional(),
   })
   .refine((t) => (t.sha256 === undefined) !== (t.token === undefined), {
@@ -27,53 +28,56 @@ const apiToken = z
 
 const rearValue = z.union([z.string(), z.array(z.string())]);
 
-export const configSchema = z
-  .object({
-    listen: hostPort.default('127.0.0.1:8080'),
-    dataDir: z.string().min(1).default('./var'),
-    database: z.string().min(1).optional(),
-    storage: z
-      .object({ url: z.string().regex(/^file:\/\//, 'only file:// storage is supported so far').default('file://./var/backups') })
-      .prefault({}),
-    inventory: z.string().min(1).optional(),
-    targets: z
-      .object({
-        undercloud: z.strictObject({ group: z.string().min(1).default('Undercloud') }).prefault({}),
-        overcloud: z.strictObject({ group: z.string().min(1).default('Controller') }).prefault({}),
-      })
-      .prefault({}),
-    auth: z
-      .object({
-        /** Anonymous access only when the operator says so explicitly. */
-        anonymousRole: role.optional(),
-        tokens: z.array(apiToken).default([]),
-        adminTokenFile: z.string().min(1).optional(),
-      })
-      .prefault({}),
-    backup: z
-      .object({
-        stagingDir: z.string().startsWith('/', 'must be an absolute path on the nodes').default('/var/lib/rearguard/staging'),
-        services: z.array(z.string().regex(/^[A-Za-z0-9@._-]+$/, 'not a service name')).default([]),
-        serviceManager: z.enum(['auto', 'systemd', 'sysvinit', 'service']).default('auto'),
-        mysqldump: z.enum(['auto', 'yes', 'no']).default('auto'),
-        rear: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'not a ReaR variable name'), rearValue).default({}),
-        rearCommand: z.string().min(1).default('rear'),
-      })
-      .prefault({}),
-    ansible: z
-      .object({
-        playbookDir: z.string().min(1).default(resolve(projectDir, 'playbooks')),
-        env: z.record(z.string(), z.string()).default({}),
-      })
-      .prefault({}),
-    runs: z
-      .object({
-        leaseSeconds: z.number().int().min(5).max(3600).default(30),
-      })
-      .prefault({}),
-    log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
-  })
-
+export const configSchema = z.object({
+  listen: hostPort.default('127.0.0.1:8080'),
+  dataDir: z.string().min(1).default('./var'),
+  database: z.string().min(1).optional(),
+  storage: z
+    .object({
+      url: z
+        .string()
+        .regex(/^file:\/\//, 'only file:// storage is supported so far')
+        .default('file://./var/backups'),
+    })
+    .prefault({}),
+  inventory: z.string().min(1).optional(),
+  targets: z
+    .object({
+      undercloud: z.strictObject({ group: z.string().min(1).default('Undercloud') }).prefault({}),
+      overcloud: z.strictObject({ group: z.string().min(1).default('Controller') }).prefault({}),
+    })
+    .prefault({}),
+  auth: z
+    .object({
+      /** Anonymous access only when the operator says so explicitly. */
+      anonymousRole: role.optional(),
+      tokens: z.array(apiToken).default([]),
+      adminTokenFile: z.string().min(1).optional(),
+    })
+    .prefault({}),
+  backup: z
+    .object({
+      stagingDir: z.string().startsWith('/', 'must be an absolute path on the nodes').default('/var/lib/rearguard/staging'),
+      services: z.array(z.string().regex(/^[A-Za-z0-9@._-]+$/, 'not a service name')).default([]),
+      serviceManager: z.enum(['auto', 'systemd', 'sysvinit', 'service']).default('auto'),
+      mysqldump: z.enum(['auto', 'yes', 'no']).default('auto'),
+      rear: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'not a ReaR variable name'), rearValue).default({}),
+      rearCommand: z.string().min(1).default('rear'),
+    })
+    .prefault({}),
+  ansible: z
+    .object({
+      playbookDir: z.string().min(1).default(resolve(projectDir, 'playbooks')),
+      env: z.record(z.string(), z.string()).default({}),
+    })
+    .prefault({}),
+  runs: z
+    .object({
+      leaseSeconds: z.number().int().min(5).max(3600).default(30),
+    })
+    .prefault({}),
+  log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
+});
 
 export type Config = z.infer<typeof configSchema> & { database: string; auth: { adminTokenFile: string } };
 export type Role = z.infer<typeof role>;

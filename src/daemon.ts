@@ -40,12 +40,16 @@ export async function startDaemon(config: Config, log: Log = createLogger(config
   const generated = adminToken(config.auth.adminTokenFile, tokens.length === 0 && !config.auth.anonymousRole);
   if (generated) {
     tokens.push({ name: 'admin', role: 'admin', sha256: sha256Hex(generated.token) });
-    if (generated.created) log.info({ file: resolve(config.auth.adminTokenFile) }, 'generated the admin API token (readable by root only)');
+    if (generated.created)
+      log.info({ file: resolve(config.auth.adminTokenFile) }, 'generated the admin API token (readable by root only)');
   }
 
   const inventoryFile = config.inventory
     ? resolve(config.inventory)
-    : writeDefaultInventory(config.dataDir, { undercloud: config.targets.undercloud.group, overcloud: config.targets.overcloud.group });
+    : writeDefaultInventory(config.dataDir, {
+        undercloud: config.targets.undercloud.group,
+        overcloud: config.targets.overcloud.group,
+      });
   const inventory: Inventory = {
     async hostsOf(group): Promise<TargetHost[]> {
       const inv = await readInventory(inventoryFile);
@@ -55,7 +59,12 @@ export async function startDaemon(config: Config, log: Log = createLogger(config
   };
   const playbooks: PlaybookRunner = {
     run: (opts) =>
-      runPlaybook({ ...opts, playbook: resolve(config.ansible.playbookDir, opts.playbook), inventory: inventoryFile, env: config.ansible.env }),
+      runPlaybook({
+        ...opts,
+        playbook: resolve(config.ansible.playbookDir, opts.playbook),
+        inventory: inventoryFile,
+        env: config.ansible.env,
+      }),
   };
 
   const clock = { now: () => Date.now() };
@@ -84,7 +93,10 @@ export async function startDaemon(config: Config, log: Log = createLogger(config
   });
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
-  log.info({ url, database: resolve(config.database), storage: config.storage.url, inventory: inventoryFile }, 'rearguard listening');
+  log.info(
+    { url, database: resolve(config.database), storage: config.storage.url, inventory: inventoryFile },
+    'rearguard listening',
+  );
 
   // Before any new run: restart services and close the records of runs a dead daemon left behind.
   await recoverInterruptedRuns(ctx);

@@ -39,7 +39,12 @@ export function createApi(deps: ApiDeps, auth: AuthSettings): Api {
     }
     deps.ctx.log.error({ err, path: c.req.path }, 'unhandled error');
     return c.body(
-      JSON.stringify({ type: 'about:blank', title: 'Internal Server Error', status: 500, detail: 'internal error; see the daemon log' }),
+      JSON.stringify({
+        type: 'about:blank',
+        title: 'Internal Server Error',
+        status: 500,
+        detail: 'internal error; see the daemon log',
+      }),
       500,
       { 'Content-Type': 'application/problem+json' },
     );
@@ -53,7 +58,8 @@ export function createApi(deps: ApiDeps, auth: AuthSettings): Api {
     info: {
       title: 'Rearguard',
       version: '1',
-      description: 'Backup-as-a-service for OpenStack control planes: ReaR images of whole nodes, kept in remote storage, restored by PXE.',
+      description:
+        'Backup-as-a-service for OpenStack control planes: ReaR images of whole nodes, kept in remote storage, restored by PXE.',
     },
     security: [{ bearer: [] }],
   });

@@ -25,7 +25,10 @@ export const sha256Hex = (token: string) => createHash('sha256').update(token).d
  * Bearer-token authentication and role checks. Tokens are compared by their sha256, so the table
  * holds no usable secret and no token is ever logged or echoed.
  */
-export function requireToken(tokens: Array<{ name: string; role: Role; sha256: string }>, anonymousRole?: Role): MiddlewareHandler<AppEnv> {
+export function requireToken(
+  tokens: Array<{ name: string; role: Role; sha256: string }>,
+  anonymousRole?: Role,
+): MiddlewareHandler<AppEnv> {
   const byHash = new Map(tokens.map((t) => [t.sha256, { name: t.name, role: t.role }]));
   return async (c, next) => {
     const header = c.req.header('authorization');
@@ -45,7 +48,10 @@ export function requireToken(tokens: Array<{ name: string; role: Role; sha256: s
     }
     const needed = roleFor(c.req.method);
     if (rank[principal.role] < rank[needed]) {
-      return problemResponse(c, problemOf('forbidden', `${c.req.method} needs the ${needed} role; token '${principal.name}' has ${principal.role}`));
+      return problemResponse(
+        c,
+        problemOf('forbidden', `${c.req.method} needs the ${needed} role; token '${principal.name}' has ${principal.role}`),
+      );
     }
     c.set('principal', principal);
     await next();

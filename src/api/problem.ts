@@ -50,6 +50,9 @@ export function problemResponses<const S extends readonly (400 | 401 | 403 | 404
     503: 'A dependency (storage) is unavailable now; retry later.',
   };
   return Object.fromEntries(
-    statuses.map((s) => [s, { description: descriptions[s]!, content: { 'application/problem+json': { schema: problemSchema } } }]),
+    statuses.map((s) => [
+      s,
+      { description: descriptions[s]!, content: { 'application/problem+json': { schema: problemSchema } } },
+    ]),
   ) as { [K in S[number]]: { description: string; content: { 'application/problem+json': { schema: typeof problemSchema } } } };
 }

@@ -44,7 +44,10 @@ export async function deleteBackup(ctx: CoreContext, id: string): Promise<void> 
     await removeStoredBackup(ctx.storage, backup);
   } catch (err) {
     ctx.records.backups.update(id, { error: `delete failed: ${(err as Error).message}`, updatedAt: ctx.clock.now() });
-    throw new RearguardError('unavailable', `storage refused to delete backup ${id}: ${(err as Error).message}; the backup is kept in state deleting`);
+    throw new RearguardError(
+      'unavailable',
+      `storage refused to delete backup ${id}: ${(err as Error).message}; the backup is kept in state deleting`,
+    );
   }
   ctx.records.backups.delete(id);
   ctx.log.info({ backup: id }, 'backup deleted');

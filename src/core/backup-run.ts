@@ -21,18 +21,15 @@ const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
  * then for every node that imaged well: transfer to storage, verify, record, clean the staging dir.
  * Whatever happens, services the run stopped get restarted and every record ends true.
  */
-export async function executeBackupRun(
-  ctx: CoreContext,
-  runId: string,
-  hosts: TargetHost[],
-  signal: AbortSignal,
-): Promise<void> {
+export async function executeBackupRun(ctx: CoreContext, runId: string, hosts: TargetHost[], signal: AbortSignal): Promise<void> {
   const run = ctx.records.runs.get(runId)!;
   const backups = ctx.records.backups.ofRun(runId);
   const finish = (state: RunState, error: string | null) => {
     assertTransition(ctx.records.runs.get(runId)!.state, state);
     ctx.records.runs.update(runId, { state, error, finishedAt: ctx.clock.now(), leaseOwner: null, leaseExpiresAt: null });
-    ctx.journal.record(runId, 'run', `run ${state}${error ? `: ${error}` : ''}`, { level: state === 'succeeded' ? 'info' : 'error' });
+    ctx.journal.record(runId, 'run', `run ${state}${error ? `: ${error}` : ''}`, {
+      level: state === 'succeeded' ? 'info' : 'error',
+    });
   };
   const failBackup = (b: Backup, error: string) => {
     ctx.records.backups.update(b.id, { state: 'failed', error, updatedAt: ctx.clock.now() });
@@ -101,8 +98,13 @@ export async function executeBackupRun(
   const summary = failed.map((b) => `${b.node}: ${b.error}`).join('; ');
   const unquiesceNote = servicesBack ? '' : '; services may still be stopped (see events)';
   const reason = stopped();
-  if (reason) finish(reason === 'cancelled' ? 'cancelled' : 'interrupted', `run ${reason === 'cancelled' ? 'cancelled' : 'interrupted by daemon shutdown'}${unquiesceNote}`);
-  else if (failed.length === 0) finish(servicesBack ? 'succeeded' : 'partially_failed', servicesBack ? null : unquiesceNote.slice(2));
+  if (reason)
+    finish(
+      reason === 'cancelled' ? 'cancelled' : 'interrupted',
+      `run ${reason === 'cancelled' ? 'cancelled' : 'interrupted by daemon shutdown'}${unquiesceNote}`,
+    );
+  else if (failed.length === 0)
+    finish(servicesBack ? 'succeeded' : 'partially_failed', servicesBack ? null : unquiesceNote.slice(2));
   else if (failed.length === final.length) finish('failed', summary + unquiesceNote);
   else finish('partially_failed', summary + unquiesceNote);
 }
@@ -176,11 +178,14 @@ async function storeBackup(ctx: CoreContext, run: Run, backup: Backup, host: Tar
       error: null,
       updatedAt: ctx.clock.now(),
     });
-    ctx.journal.record(run.id, 'verify', `backup ${backup.id} available at ${ctx.storage.locationOf(prefix)}`, { host: host.name });
+    ctx.journal.record(run.id, 'verify', `backup ${backup.id} available at ${ctx.storage.locationOf(prefix)}`, {
+      host: host.name,
+    });
   } finally {
     if (session) {
       const rm = await session.exec(`rm -rf -- ${shellQuote(staging)}`).catch((e: Error) => ({ code: 1, stderr: e.message }));
-      if (rm.code !== 0) ctx.journal.record(run.id, 'cleanup', `staging dir not removed: ${rm.stderr}`, { level: 'warn', host: host.name });
+      if (rm.code !== 0)
+        ctx.journal.record(run.id, 'cleanup', `staging dir not removed: ${rm.stderr}`, { level: 'warn', host: host.name });
       else ctx.journal.record(run.id, 'cleanup', `staging dir ${staging} removed`, { host: host.name });
       session.close();
     }

@@ -69,7 +69,11 @@ export class LiveRuns {
       });
       for (const b of this.ctx.records.backups.ofRun(runId)) {
         if (b.state === 'pending' || b.state === 'transferring') {
-          this.ctx.records.backups.update(b.id, { state: 'failed', error: `internal error: ${err.message}`, updatedAt: this.ctx.clock.now() });
+          this.ctx.records.backups.update(b.id, {
+            state: 'failed',
+            error: `internal error: ${err.message}`,
+            updatedAt: this.ctx.clock.now(),
+          });
         }
       }
     }

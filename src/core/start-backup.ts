@@ -19,7 +19,11 @@ export interface StartedBackup {
   created: boolean;
 }
 
-const stamp = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+const stamp = (ms: number) =>
+  new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 
 /**
  * Validates a backup request, records the run and one pending backup per node in one transaction
@@ -27,7 +31,9 @@ const stamp = (ms: number) => new Date(ms).toISOString().replace(/[-:]/g, '').re
  */
 export async function startBackup(ctx: CoreContext, live: LiveRuns, req: BackupRequest): Promise<StartedBackup> {
   if (!(targets as readonly string[]).includes(req.target)) {
-    throw new RearguardError('not_found', `unknown target '${req.target}': expected one of ${targets.join(', ')}`, { field: 'target' });
+    throw new RearguardError('not_found', `unknown target '${req.target}': expected one of ${targets.join(', ')}`, {
+      field: 'target',
+    });
   }
   const target = req.target as Target;
 
@@ -93,7 +99,11 @@ export async function startBackup(ctx: CoreContext, live: LiveRuns, req: BackupR
   });
   if (!outcome.created) return outcome;
 
-  ctx.journal.record(run.id, 'run', `backup of ${target} requested by ${req.requestedBy ?? 'anonymous'} (stopall=${req.stopall})`);
+  ctx.journal.record(
+    run.id,
+    'run',
+    `backup of ${target} requested by ${req.requestedBy ?? 'anonymous'} (stopall=${req.stopall})`,
+  );
   live.start(run.id, (signal) => executeBackupRun(ctx, run.id, hosts, signal));
   return outcome;
 }

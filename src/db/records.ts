@@ -67,10 +67,7 @@ export function sqliteRecords(db: Db): Records {
           if (!m) throw new RearguardError('invalid', `marker ${marker} is not a backup id`, { field: 'marker' });
           // Keyset pagination: strictly after the marker in (creation_date desc, id desc) order.
           conds.push(
-            or(
-              lt(backups.creationDate, m.creationDate),
-              and(eq(backups.creationDate, m.creationDate), lt(backups.id, m.id)),
-            )!,
+            or(lt(backups.creationDate, m.creationDate), and(eq(backups.creationDate, m.creationDate), lt(backups.id, m.id)))!,
           );
         }
         const rows = db
@@ -91,8 +88,7 @@ export function sqliteRecords(db: Db): Records {
           .orderBy(desc(backups.creationDate), desc(backups.id))
           .limit(1)
           .get() as Backup | undefined,
-      ofRun: (runId) =>
-        db.select().from(backups).where(eq(backups.runId, runId)).orderBy(asc(backups.node)).all() as Backup[],
+      ofRun: (runId) => db.select().from(backups).where(eq(backups.runId, runId)).orderBy(asc(backups.node)).all() as Backup[],
       inStates: (states) => db.select().from(backups).where(inArray(backups.state, states)).all() as Backup[],
     },
 

@@ -28,7 +28,9 @@ export const runs = sqliteTable(
   (t) => [
     index('runs_created').on(t.createdAt, t.id),
     // One live run per target, enforced by the database itself.
-    uniqueIndex('runs_one_live_per_target').on(t.target).where(sql`state in ('queued', 'running')`),
+    uniqueIndex('runs_one_live_per_target')
+      .on(t.target)
+      .where(sql`state in ('queued', 'running')`),
     uniqueIndex('runs_idempotency_key').on(t.idempotencyKey),
   ],
 );
@@ -98,7 +100,10 @@ export const nodes = sqliteTable('nodes', {
   name: text('name').primaryKey(),
   target: text('target').notNull(),
   address: text('address').notNull(),
-  macs: text('macs', { mode: 'json' }).$type<string[]>().notNull().default(sql`'[]'`),
+  macs: text('macs', { mode: 'json' })
+    .$type<string[]>()
+    .notNull()
+    .default(sql`'[]'`),
   ironicUuid: text('ironic_uuid'),
   /** Pinned on first contact; a different key later is refused. */
   hostKeySha256: text('host_key_sha256'),

@@ -29,7 +29,16 @@ export function registerHealth(api: Api, { ctx, isReady }: ApiDeps) {
   api.openapi(healthz, (c) => c.json({ status: 'ok' }, 200));
   api.openapi(readyz, (c) => {
     if (!isReady()) {
-      return c.json({ type: 'https://rearguard.dev/problems/unavailable', title: 'Service Unavailable', status: 503, detail: 'start-up recovery is still running' }, 503, { 'Content-Type': 'application/problem+json' });
+      return c.json(
+        {
+          type: 'https://rearguard.dev/problems/unavailable',
+          title: 'Service Unavailable',
+          status: 503,
+          detail: 'start-up recovery is still running',
+        },
+        503,
+        { 'Content-Type': 'application/problem+json' },
+      );
     }
     ctx.records.runs.get('run_probe');
     return c.json({ status: 'ready' }, 200);
