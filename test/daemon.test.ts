@@ -1,0 +1,125 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, test } from 'vitest';
+import { killGroup, spawnDaemon, waitReady, type DaemonProcess } from './harness/daemon-process.ts';
+import { client, waitForRun, Workspace } from './harness/test-daemon.ts';
+
+const started: DaemonProcess[] = [];
+const workspaces: Workspace[] = [];
+afterAll(() => {
+  for (const p of started) killGroup(p, 'SIGKILL');
+  for (const ws of workspaces) ws.remove();
+});
+
+function daemon(opts: Parameters<typeof spawnDaemon>[0]): DaemonProcess {
+  const p = spawnDaemon(opts);
+  started.push(p);
+  return p;
+}
+
+async function waitForFile(path: string, timeoutMs = 30_000): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!existsSync(path)) {
+    if (Date.now() > until) throw new Error(`${path} did not appear`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('start-up', () => {
+  test('embedded defaults: generates an admin token only root can read, and it works', async () => {
+    const cwd = mkdtempSync(join(tmpdir(), 'rearguard-defaults-'));
+    try {
+      const p = daemon({ cwd, env: { REARGUARD_CONFIG: '' } });
+      const url = await p.url;
+      const tokenFile = join(cwd, 'var/admin.token');
+      expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+      const token = readFileSync(tokenFile, 'utf8').trim();
+      expect((await fetch(`${url}/v1/backup`)).status).toBe(401);
+      const res = await fetch(`${url}/v1/backup`, { headers: { authorization: `Bearer ${token}` } });
+      expect(res.status).toBe(200);
+      expect(existsSync(join(cwd, 'var/rearguard.db'))).toBe(true);
+      killGroup(p, 'SIGTERM');
+      expect(await p.exited).toBe(0);
+      expect(p.stdout.join('\n')).not.toContain(token);
+    } finally {
+      rmSync(cwd, { recursive: true, force: true });
+    }
+  });
+
+  test('a bad config stops start-up with one line naming the field', async () => {
+    const ws = new Workspace();
+    workspaces.push(ws);
+    const file = ws.writeConfig({ runs: { leaseSeconds: 'soon' } });
+    const p = daemon({ env: { REARGUARD_CONFIG: file } });
+    expect(await p.exited).toBe(2);
+    expect(p.stderr).toHaveLength(1);
+    expect(p.stderr[0]).toMatch(/^rearguard: invalid config .*: runs\.leaseSeconds: /);
+  });
+
+  test('REARGUARD_LISTEN overrides the listen address', async () => {
+    const ws = new Workspace();
+    workspaces.push(ws);
+    const p = daemon({ env: { REARGUARD_CONFIG: ws.writeConfig({ log: { level: 'info' } }), REARGUARD_LISTEN: '127.0.0.2:0' } });
+    expect(await p.url).toMatch(/^http:\/\/127\.0\.0\.2:\d+$/);
+    killGroup(p, 'SIGTERM');
+    expect(await p.exited).toBe(0);
+  });
+});
+
+describe('a daemon that dies mid-run', () => {
+  test('SIGKILL during quiesce: the next start marks the run interrupted and restarts services first', async () => {
+    const ws = new Workspace({ undercloud: { undercloud: { hold: true } } });
+    workspaces.push(ws);
+    const env = { REARGUARD_CONFIG: ws.writeConfig({ log: { level: 'info' } }) };
+    const first = daemon({ env });
+    const c1 = client(await first.url);
+    const run = await c1.json('POST', '/v1/backup/undercloud', { status: 202 });
+    await waitForFile(join(ws.staging, `quiesced-${run.run.id}-undercloud`));
+
+    killGroup(first, 'SIGKILL');
+    await first.exited;
+
+    const second = daemon({ env });
+    const url = await second.url;
+    await waitReady(url);
+    const c2 = client(url);
+    const after = await c2.json('GET', `/v1/runs/${run.run.id}`);
+    expect(after.state).toBe('interrupted');
+    expect(after.error).toContain('the daemon stopped while this run was running');
+    expect(after.events.some((e: { phase: string }) => e.phase === 'recovery')).toBe(true);
+    expect(readFileSync(join(ws.staging, 'unquiesced'), 'utf8')).toContain(run.run.id);
+    expect(existsSync(join(ws.staging, `quiesced-${run.run.id}-undercloud`))).toBe(false);
+    expect((await c2.json('GET', `/v1/backup/${run.backup_ids[0]}`)).state).toBe('failed');
+    expect((await c2.json('GET', '/v1/backup?state=transferring')).backups).toEqual([]);
+
+    // Nothing is left live: a new run starts.
+    ws.setHosts({ undercloud: { undercloud: {} } });
+    const next = await c2.json('POST', '/v1/backup/undercloud', { status: 202 });
+    expect((await waitForRun(c2, next.run.id)).state).toBe('succeeded');
+    killGroup(second, 'SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
+
+  test('SIGTERM mid-run: the run is stopped, services restarted, then the daemon exits 0', async () => {
+    const ws = new Workspace({ undercloud: { undercloud: { hold: true } } });
+    workspaces.push(ws);
+    const env = { REARGUARD_CONFIG: ws.writeConfig({ log: { level: 'info' } }) };
+    const p = daemon({ env });
+    const c = client(await p.url);
+    const run = await c.json('POST', '/v1/backup/undercloud', { status: 202 });
+    await waitForFile(join(ws.staging, `quiesced-${run.run.id}-undercloud`));
+    process.kill(p.child.pid!, 'SIGTERM');
+    expect(await p.exited).toBe(0);
+    // The unquiesce pass ran before the daemon exited, not at the next start.
+    expect(readFileSync(join(ws.staging, 'unquiesced'), 'utf8')).toContain(run.run.id);
+
+    const again = daemon({ env });
+    const c2 = client(await again.url);
+    const after = await c2.json('GET', `/v1/runs/${run.run.id}`);
+    expect(after.state).toBe('interrupted');
+    expect(after.error).toContain('shutdown');
+    killGroup(again, 'SIGTERM');
+    await again.exited;
+  });
+});
