@@ -12,7 +12,7 @@ const hostPort = z.string().regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/
 const role = z.enum(['reader', 'operator', 'admin']);
 
 const apiToken = z
-  .object({
+  .strictObject({
     name: z.string().min(1),
     role,
     /** Prefer sha256 (hex of the token) so the config file holds no usable secret. */
@@ -28,12 +28,12 @@ const apiToken = z
 
 const rearValue = z.union([z.string(), z.array(z.string())]);
 
-export const configSchema = z.object({
+export const configSchema = z.strictObject({
   listen: hostPort.default('127.0.0.1:8080'),
   dataDir: z.string().min(1).default('./var'),
   database: z.string().min(1).optional(),
   storage: z
-    .object({
+    .strictObject({
       url: z
         .string()
         .regex(/^file:\/\//, 'only file:// storage is supported so far')
@@ -42,13 +42,13 @@ export const configSchema = z.object({
     .prefault({}),
   inventory: z.string().min(1).optional(),
   targets: z
-    .object({
+    .strictObject({
       undercloud: z.strictObject({ group: z.string().min(1).default('Undercloud') }).prefault({}),
       overcloud: z.strictObject({ group: z.string().min(1).default('Controller') }).prefault({}),
     })
     .prefault({}),
   auth: z
-    .object({
+    .strictObject({
       /** Anonymous access only when the operator says so explicitly. */
       anonymousRole: role.optional(),
       tokens: z.array(apiToken).default([]),
@@ -56,7 +56,7 @@ export const configSchema = z.object({
     })
     .prefault({}),
   backup: z
-    .object({
+    .strictObject({
       stagingDir: z.string().startsWith('/', 'must be an absolute path on the nodes').default('/var/lib/rearguard/staging'),
       services: z.array(z.string().regex(/^[A-Za-z0-9@._-]+$/, 'not a service name')).default([]),
       serviceManager: z.enum(['auto', 'systemd', 'sysvinit', 'service']).default('auto'),
@@ -66,13 +66,13 @@ export const configSchema = z.object({
     })
     .prefault({}),
   ansible: z
-    .object({
+    .strictObject({
       playbookDir: z.string().min(1).default(resolve(projectDir, 'playbooks')),
       env: z.record(z.string(), z.string()).default({}),
     })
     .prefault({}),
   runs: z
-    .object({
+    .strictObject({
       leaseSeconds: z.number().int().min(5).max(3600).default(30),
     })
     .prefault({}),

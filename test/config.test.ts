@@ -1,0 +1,61 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { ConfigError, loadConfig, parseConfig } from '../src/config.ts';
+
+describe('config', () => {
+  test('embedded defaults need nothing installed', () => {
+    const c = loadConfig({});
+    expect(c.listen).toBe('127.0.0.1:8080');
+    expect(c.database).toBe('./var/rearguard.db');
+    expect(c.storage.url).toBe('file://./var/backups');
+    expect(c.auth.adminTokenFile).toBe('./var/admin.token');
+    expect(c.inventory).toBeUndefined();
+    expect(c.targets).toEqual({ undercloud: { group: 'Undercloud' }, overcloud: { group: 'Controller' } });
+    expect(c.auth.anonymousRole).toBeUndefined();
+  });
+
+  test('a YAML file selected by REARGUARD_CONFIG, with REARGUARD_LISTEN winning over it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rearguard-config-'));
+    try {
+      const file = join(dir, 'rearguard.yml');
+      writeFileSync(file, 'listen: 0.0.0.0:9000\ndataDir: /srv/rearguard\nbackup:\n  rear:\n    MODULES: [no_modules]\n');
+      const c = loadConfig({ REARGUARD_CONFIG: file, REARGUARD_LISTEN: '127.0.0.1:9100' });
+      expect(c.listen).toBe('127.0.0.1:9100');
+      expect(c.database).toBe('/srv/rearguard/rearguard.db');
+      expect(c.backup.rear).toEqual({ MODULES: ['no_modules'] });
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  test.each([
+    [{ listen: 'everywhere' }, /^invalid config \(t\): listen: expected host:port/],
+    [{ storage: { url: 'ftp://x' } }, /: storage\.url: /],
+    [{ backup: { services: ['ok', 'rm -rf /'] } }, /: backup\.services\.1: not a service name/],
+    [{ backup: { rear: { 'bad name': 'x' } } }, /: backup\.rear\.bad name: /],
+    [{ auth: { tokens: [{ name: 'a', role: 'admin' }] } }, /: auth\.tokens\.0: give exactly one of sha256 or token/],
+    [{ auth: { tokens: [{ name: 'a', role: 'root', token: 'x'.repeat(20) }] } }, /: auth\.tokens\.0\.role: /],
+    [{ backup: { stagingdir: '/x' } }, /: backup: Unrecognized key: "stagingdir"/],
+  ])('rejects %j with one line naming the field', (raw, message) => {
+    expect(() => parseConfig(raw, 't')).toThrow(ConfigError);
+    try {
+      parseConfig(raw, 't');
+    } catch (err) {
+      expect((err as Error).message).toMatch(message);
+      expect((err as Error).message).not.toContain('\n');
+    }
+  });
+
+  test('a missing or unparsable file is a clear error', () => {
+    expect(() => loadConfig({ REARGUARD_CONFIG: '/nonexistent/rearguard.yml' })).toThrow(/cannot read config file \/nonexistent/);
+    const dir = mkdtempSync(join(tmpdir(), 'rearguard-config-'));
+    try {
+      writeFileSync(join(dir, 'bad.yml'), 'listen: [unclosed\n');
+      expect(() => loadConfig({ REARGUARD_CONFIG: join(dir, 'bad.yml') })).toThrow(/is not valid YAML/);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+});
