@@ -1,0 +1,8 @@
+#!/bin/sh
+# Installs what the daemon needs on a Debian host, then the project's npm dependencies.
+#   ansible (the full package: its ansible.posix.jsonl callback streams run events), rear and the
+#   tools ReaR uses to build ISO rescue images, the ssh client for remote nodes.
+set -eu
+cd "$(dirname "$0")/.."
+scripts/apt-install.sh ansible rear xorriso isolinux syslinux-common openssh-client python3 ca-certificates
+npm ci --no-audit --no-fund
