@@ -127,6 +127,43 @@ describe('POST /v1/backup/{target}', () => {
     expect(existsSync(join(ws.staging, `quiesced-${started.run.id}-ctl1`))).toBe(false);
   });
 
+  test('the event stream (SSE) delivers events live and ends with the run', async () => {
+    ws.setHosts({ undercloud: { undercloud: { hold: true } } });
+    const started = await d.json('POST', '/v1/backup/undercloud', { status: 202 });
+    const res = await d.request('GET', `/v1/runs/${started.run.id}/events`, {
+      role: 'reader',
+      headers: { accept: 'text/event-stream' },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
+    let text = '';
+    const readUntil = async (needle: string) => {
+      while (!text.includes(needle)) {
+        const { value, done } = await reader.read();
+        if (done) throw new Error(`stream ended before ${needle}`);
+        text += value;
+      }
+    };
+    // The hold task is live: its start event arrives while the run is still running.
+    await readUntil('task started: image: hold until released');
+    expect((await d.json('GET', `/v1/runs/${started.run.id}`)).state).toBe('running');
+    writeFileSync(join(ws.staging, `release-${started.run.id}`), '');
+    await readUntil('event: end');
+    const blocks = text
+      .split('\n\n')
+      .map((block) =>
+        Object.fromEntries(
+          block.split('\n').map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)]),
+        ),
+      );
+    const events = blocks.filter((b) => b.event === 'run-event').map((b) => ({ id: Number(b.id), ...JSON.parse(b.data) }));
+    expect(events.map((e) => e.id)).toEqual(events.map((e) => e.seq));
+    expect(new Set(events.map((e) => e.seq)).size).toBe(events.length);
+    expect(events.at(-1).message).toBe('run succeeded');
+    expect(blocks.find((b) => b.event === 'end')?.data).toBe('{"state":"succeeded"}');
+  });
+
   test('cancel stops a live run, restarts services and ends it cancelled', async () => {
     ws.setHosts({ undercloud: { undercloud: { hold: true } } });
     const started = await d.json('POST', '/v1/backup/undercloud', { status: 202 });
