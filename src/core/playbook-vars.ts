@@ -8,6 +8,8 @@ export function playbookVars(ctx: CoreContext, run: Run, backups: Backup[]): Rec
     rearguard_hosts: backups.map((x) => x.node).join(':'),
     rearguard_run_id: run.id,
     rearguard_stopall: run.params.stopall === 'yes',
+    // stopall=yes: every node at once (one consistent point); no: one node at a time.
+    rearguard_serial: run.params.stopall === 'yes' ? 0 : 1,
     rearguard_staging_dir: b.stagingDir,
     rearguard_backups: Object.fromEntries(backups.map((x) => [x.node, x.id])),
     rearguard_services: b.services,
