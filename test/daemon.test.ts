@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { killGroup, spawnDaemon, waitReady, type DaemonProcess } from './harness/daemon-process.ts';
-import { client, waitForRun, Workspace } from './harness/test-daemon.ts';
+import { client, waitForFile, waitForRun, Workspace } from './harness/test-daemon.ts';
 
 const started: DaemonProcess[] = [];
 const workspaces: Workspace[] = [];
@@ -16,14 +16,6 @@ function daemon(opts: Parameters<typeof spawnDaemon>[0]): DaemonProcess {
   const p = spawnDaemon(opts);
   started.push(p);
   return p;
-}
-
-async function waitForFile(path: string, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!existsSync(path)) {
-    if (Date.now() > until) throw new Error(`${path} did not appear`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('start-up', () => {

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
 import type { Backup } from '../../src/core/model.ts';
 import { newId } from '../../src/core/ids.ts';
-import { startTestDaemon, waitForRun, Workspace } from '../harness/test-daemon.ts';
+import { startTestDaemon, waitForFile, waitForRun, Workspace } from '../harness/test-daemon.ts';
 
 const ws = new Workspace({ undercloud: { undercloud: {} }, overcloud: { ctl0: {}, ctl1: {}, ctl2: {} } });
 let d: Awaited<ReturnType<typeof startTestDaemon>>;
@@ -157,7 +157,7 @@ describe('POST /v1/backup/{target}', () => {
           block.split('\n').map((line) => [line.slice(0, line.indexOf(':')), line.slice(line.indexOf(':') + 2)]),
         ),
       );
-    const events = blocks.filter((b) => b.event === 'run-event').map((b) => ({ id: Number(b.id), ...JSON.parse(b.data) }));
+    const events = blocks.filter((b) => b.event === 'run-event').map((b) => ({ id: Number(b.id), ...JSON.parse(b.data!) }));
     expect(events.map((e) => e.id)).toEqual(events.map((e) => e.seq));
     expect(new Set(events.map((e) => e.seq)).size).toBe(events.length);
     expect(events.at(-1).message).toBe('run succeeded');
@@ -305,11 +305,3 @@ describe('DELETE /v1/backup/{id}', () => {
     }
   });
 });
-
-async function waitForFile(path: string, timeoutMs = 30_000): Promise<void> {
-  const until = Date.now() + timeoutMs;
-  while (!existsSync(path)) {
-    if (Date.now() > until) throw new Error(`${path} did not appear`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
