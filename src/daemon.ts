@@ -7,6 +7,7 @@ import { readInventory } from './ansible/inventory.ts';
 import { runPlaybook } from './ansible/playbook-run.ts';
 import { adminToken } from './admin-token.ts';
 import { createApi } from './api/app.ts';
+import { resumeDeletes } from './core/backup-catalog.ts';
 import { sha256Hex } from './api/auth.ts';
 import type { Config } from './config.ts';
 import type { CoreContext } from './core/context.ts';
@@ -100,6 +101,7 @@ export async function startDaemon(config: Config, log: Log = createLogger(config
 
   // Before any new run: restart services and close the records of runs a dead daemon left behind.
   await recoverInterruptedRuns(ctx);
+  await resumeDeletes(ctx);
   ready = true;
 
   let stopping: Promise<void> | undefined;

@@ -41,14 +41,31 @@ export async function deleteBackup(ctx: CoreContext, id: string): Promise<void> 
     return b;
   });
   try {
-    await removeStoredBackup(ctx.storage, backup);
+    await finishDelete(ctx, backup);
   } catch (err) {
-    ctx.records.backups.update(id, { error: `delete failed: ${(err as Error).message}`, updatedAt: ctx.clock.now() });
     throw new RearguardError(
       'unavailable',
-      `storage refused to delete backup ${id}: ${(err as Error).message}; the backup is kept in state deleting`,
+      `storage refused to delete backup ${id}: ${(err as Error).message}; the backup is kept in state deleting and retried`,
     );
   }
-  ctx.records.backups.delete(id);
-  ctx.log.info({ backup: id }, 'backup deleted');
+}
+
+async function finishDelete(ctx: CoreContext, backup: Backup): Promise<void> {
+  try {
+    await removeStoredBackup(ctx.storage, backup);
+  } catch (err) {
+    ctx.records.backups.update(backup.id, { error: `delete failed: ${(err as Error).message}`, updatedAt: ctx.clock.now() });
+    throw err;
+  }
+  ctx.records.backups.delete(backup.id);
+  ctx.log.info({ backup: backup.id }, 'backup deleted');
+}
+
+/** Deletes that storage refused earlier are tried again (at start-up), so no record outlives its delete for long. */
+export async function resumeDeletes(ctx: CoreContext): Promise<void> {
+  for (const backup of ctx.records.backups.inStates(['deleting'])) {
+    await finishDelete(ctx, backup).catch((err: Error) =>
+      ctx.log.warn({ backup: backup.id, err: err.message }, 'delete still refused by storage; kept in state deleting'),
+    );
+  }
 }

@@ -5,6 +5,8 @@ import type { Backup, BackupFilter, BackupState, Page, Run, RunEvent } from './m
 
 export interface Records {
   transaction<T>(fn: () => T): T;
+  /** Throws when the database does not answer. */
+  ping(): void;
   runs: {
     insert(run: Run): void;
     get(id: string): Run | undefined;

@@ -18,6 +18,7 @@ export function sqliteRecords(db: Db): Records {
 
   return {
     transaction: (fn) => db.$client.transaction(fn)(),
+    ping: () => void db.$client.prepare('select 1').get(),
 
     runs: {
       insert: (run) => void db.insert(runs).values(run).run(),

@@ -40,7 +40,7 @@ export function registerHealth(api: Api, { ctx, isReady }: ApiDeps) {
         { 'Content-Type': 'application/problem+json' },
       );
     }
-    ctx.records.runs.get('run_probe');
+    ctx.records.ping();
     return c.json({ status: 'ready' }, 200);
   });
 }
