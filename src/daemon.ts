@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
@@ -58,6 +58,10 @@ export async function startDaemon(config: Config, log: Log = createLogger(config
       return inv.hosts.filter((h) => names.has(h.name));
     },
   };
+  // Extra-vars files of runs a killed daemon left behind are swept here: no run is live yet.
+  const varsDir = resolve(config.dataDir, 'run');
+  rmSync(varsDir, { recursive: true, force: true });
+  mkdirSync(varsDir, { mode: 0o700 });
   const playbooks: PlaybookRunner = {
     run: (opts) =>
       runPlaybook({
@@ -65,6 +69,7 @@ export async function startDaemon(config: Config, log: Log = createLogger(config
         playbook: resolve(config.ansible.playbookDir, opts.playbook),
         inventory: inventoryFile,
         env: config.ansible.env,
+        varsDir,
       }),
   };
 

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
 import { createReadStream, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { DEFAULT_STAGING_DIR, startLab, type Lab, type LabNode } from '../harness/lab.ts';
 import { mariadbRunning, writeTestRow } from '../harness/mariadb.ts';
@@ -99,18 +99,19 @@ describe('POST /v1/backup/undercloud on a real node', () => {
     expect(backup.manifest.rear_version).toMatch(/^2\./);
 
     // The ISO is a real ISO 9660 image; the archive holds the consistent dump with the test row.
-    expect(execFileSync('file', ['-b', join(dir, `rear-${node.name}.iso`)]).toString()).toMatch(/ISO 9660/);
-    const dump = execFileSync('sh', ['-c', `tar -xzOf '${join(dir, 'backup.tar.gz')}' --wildcards '*all-databases.sql'`], {
+    // (Asynchronously: the daemon under test shares this event loop.)
+    expect((await execa('file', ['-b', join(dir, `rear-${node.name}.iso`)])).stdout).toMatch(/ISO 9660/);
+    const dump = await execa('tar', ['-xzOf', join(dir, 'backup.tar.gz'), '--wildcards', '*all-databases.sql'], {
       maxBuffer: 256 << 20,
-    }).toString();
-    expect(dump).toContain('row-before-backup');
+    });
+    expect(dump.stdout).toContain('row-before-backup');
 
     expect((await d.json('GET', '/v1/backup/last?target=undercloud')).id).toBe(backup.id);
     expect(existsSync(join(node.stagingOnHost, backup.id))).toBe(false);
 
     const phases = new Set(run.events.map((e: { phase: string }) => e.phase));
     for (const p of ['preflight', 'quiesce', 'image', 'unquiesce', 'transfer', 'verify', 'cleanup']) expect(phases).toContain(p);
-  });
+  }, 900_000);
 
   test('a failing rear leaves MariaDB running and the run failed with the task’s message', async () => {
     writeFileSync(
@@ -133,5 +134,5 @@ describe('POST /v1/backup/undercloud on a real node', () => {
     expect(backup.state).toBe('failed');
     expect(backup.error).toContain('simulated ReaR failure');
     expect(backup.location_url).toBeNull();
-  });
+  }, 600_000);
 });
