@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from './config.ts';
-import { startDaemon } from './daemon.ts';
+import { startDaemon, type Daemon } from './daemon.ts';
 
 let config;
 try {
@@ -10,18 +10,26 @@ try {
   process.exit(2);
 }
 
-const daemon = await startDaemon(config);
-let signals = 0;
+// Handlers go in before start-up: a stop asked for during start-up recovery waits for it to finish.
+let daemon: Daemon | undefined;
+let stopAsked: NodeJS.Signals | undefined;
+const stop = (signal: NodeJS.Signals) => {
+  daemon!.log.info({ signal }, 'stopping: live runs are stopped at a safe point and their services restarted');
+  daemon!.stop().then(
+    () => process.exit(0),
+    (err: Error) => {
+      daemon!.log.error({ err }, 'unclean stop');
+      process.exit(1);
+    },
+  );
+};
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
-    if (++signals > 1) return;
-    daemon.log.info({ signal }, 'stopping: live runs are stopped at a safe point and their services restarted');
-    daemon.stop().then(
-      () => process.exit(0),
-      (err: Error) => {
-        daemon.log.error({ err }, 'unclean stop');
-        process.exit(1);
-      },
-    );
+    if (stopAsked) return;
+    stopAsked = signal;
+    if (daemon) stop(signal);
   });
 }
+
+daemon = await startDaemon(config);
+if (stopAsked) stop(stopAsked);
