@@ -36,8 +36,27 @@ export const configSchema = z.strictObject({
     .strictObject({
       url: z
         .string()
-        .regex(/^file:\/\//, 'only file:// storage is supported so far')
+        .regex(/^(file|s3):\/\//, 'expected a file:// or s3:// URL')
         .default('file://./var/backups'),
+      /** For s3:// (e.g. OpenStack Swift's s3api). The secret is best kept in a file only the daemon can read. */
+      s3: z
+        .strictObject({
+          endpoint: z.url().optional(),
+          region: z.string().min(1).default('us-east-1'),
+          accessKeyId: z.string().min(1),
+          secretAccessKey: z.string().min(1).optional(),
+          secretAccessKeyFile: z.string().min(1).optional(),
+          partSizeMiB: z.number().int().min(5).max(5120).default(16),
+          queueSize: z.number().int().min(1).max(32).default(4),
+        })
+        .refine((s) => (s.secretAccessKey === undefined) !== (s.secretAccessKeyFile === undefined), {
+          message: 'give exactly one of secretAccessKey or secretAccessKeyFile',
+        })
+        .optional(),
+    })
+    .refine((s) => !s.url.startsWith('s3://') || s.s3 !== undefined, {
+      message: 's3:// storage needs storage.s3 (accessKeyId and a secret)',
+      path: ['s3'],
     })
     .prefault({}),
   inventory: z.string().min(1).optional(),

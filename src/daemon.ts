@@ -77,7 +77,7 @@ export async function startDaemon(config: Config, log: Log = createLogger(config
   const ctx: CoreContext = {
     records,
     journal: new RunJournal(records, clock, log),
-    storage: openStorage(config.storage.url),
+    storage: openStorage(config.storage),
     inventory,
     nodes: nodeAccess({ get: (n) => records.nodes.hostKey(n), pin: (n, k) => records.nodes.pinHostKey(n, k) }),
     playbooks,

@@ -31,5 +31,11 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 
-daemon = await startDaemon(config);
+try {
+  daemon = await startDaemon(config);
+} catch (err) {
+  // E.g. the port is taken or a storage secret file is unreadable: one line, not a stack.
+  process.stderr.write(`rearguard: cannot start: ${(err as Error).message}\n`);
+  process.exit(1);
+}
 if (stopAsked) stop(stopAsked);
