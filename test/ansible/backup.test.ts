@@ -58,42 +58,50 @@ function run(playbook: string, runId: string, backupId: string, extra: Record<st
 }
 
 describe('backup.yml', () => {
-  it('images a node with its database dump and restarts MariaDB', { timeout: 600_000 }, async () => {
-    await writeTestRow(node, 'before-backup-42');
-    const result = await run(BACKUP, 'run_ok', 'bk_ok');
-    expect(result.failures).toEqual([]);
-    expect(result.exitCode).toBe(0);
+  it(
+    'images a node with its database dump and restarts MariaDB, staging on the root filesystem',
+    { timeout: 600_000 },
+    async () => {
+      await writeTestRow(node, 'before-backup-42');
+      // A staging dir on '/' (no dedicated volume) gets a bind mount of its own for the run.
+      const staging = '/var/lib/rearguard/staging-on-root';
+      const result = await run(BACKUP, 'run_ok', 'bk_ok', { rearguard_staging_dir: staging });
+      expect(result.failures).toEqual([]);
+      expect(result.exitCode).toBe(0);
 
-    // Phases in order, MariaDB stopped by quiesce and started by unquiesce.
-    const done = result.events.flatMap((e) => (e.type === 'host_ok' ? [e.task] : []));
-    const phases = [...new Set(done.map((t) => t.split(':')[0]))];
-    expect(phases).toEqual(['preflight', 'quiesce', 'image', 'unquiesce', 'verify']);
-    const changed = (task: string) => result.events.some((e) => e.type === 'host_ok' && e.task === task && e.changed);
-    expect(changed('quiesce: stop services')).toBe(true);
-    expect(changed('unquiesce: start services')).toBe(true);
-    expect(await mariadbRunning(node)).toBe(true);
+      // Phases in order, MariaDB stopped by quiesce and started by unquiesce.
+      const done = result.events.flatMap((e) => (e.type === 'host_ok' ? [e.task] : []));
+      const phases = [...new Set(done.map((t) => t.split(':')[0]))];
+      expect(phases).toEqual(['preflight', 'quiesce', 'image', 'unquiesce', 'verify']);
+      const changed = (task: string) => result.events.some((e) => e.type === 'host_ok' && e.task === task && e.changed);
+      expect(changed('quiesce: stop services')).toBe(true);
+      expect(changed('unquiesce: start services')).toBe(true);
+      expect(await mariadbRunning(node)).toBe(true);
+      expect(changed('preflight: give the staging dir a mount of its own')).toBe(true);
+      expect((await node.exec(`mountpoint -q ${staging}`)).exitCode).not.toBe(0);
 
-    const dir = `${node.stagingDir}/bk_ok`;
-    const manifest = JSON.parse(await sh(`cat ${dir}/manifest.json`)) as Manifest;
-    expect(manifest).toMatchObject({ host: node.name, backup_id: 'bk_ok', run_id: 'run_ok', rear_version: '2.7' });
-    expect(Date.parse(manifest.created)).not.toBeNaN();
-    expect(manifest.artefacts.map((a) => a.name)).toEqual([`rear-${node.name}.iso`, 'backup.tar.gz', 'kernel', 'initrd.cgz']);
-    for (const a of manifest.artefacts) {
-      expect(a.path).toBe(`${dir}/${a.name}`);
-      expect((await sh(`sha256sum ${a.path}`)).split(' ')[0]).toBe(a.sha256);
-      expect(Number(await sh(`stat -c %s ${a.path}`))).toBe(a.size);
-    }
-    expect(await sh(`file -b ${dir}/rear-${node.name}.iso`)).toMatch(/ISO 9660/);
-    expect(await sh(`file -b ${dir}/kernel`)).toMatch(/Linux kernel/);
+      const dir = `${staging}/bk_ok`;
+      const manifest = JSON.parse(await sh(`cat ${dir}/manifest.json`)) as Manifest;
+      expect(manifest).toMatchObject({ host: node.name, backup_id: 'bk_ok', run_id: 'run_ok', rear_version: '2.7' });
+      expect(Date.parse(manifest.created)).not.toBeNaN();
+      expect(manifest.artefacts.map((a) => a.name)).toEqual([`rear-${node.name}.iso`, 'backup.tar.gz', 'kernel', 'initrd.cgz']);
+      for (const a of manifest.artefacts) {
+        expect(a.path).toBe(`${dir}/${a.name}`);
+        expect((await sh(`sha256sum ${a.path}`)).split(' ')[0]).toBe(a.sha256);
+        expect(Number(await sh(`stat -c %s ${a.path}`))).toBe(a.size);
+      }
+      expect(await sh(`file -b ${dir}/rear-${node.name}.iso`)).toMatch(/ISO 9660/);
+      expect(await sh(`file -b ${dir}/kernel`)).toMatch(/Linux kernel/);
 
-    // The consistent dump is inside the archive, and no longer lying around on the node.
-    const dumpInArchive = manifest.database_dump.replace(/^\//, '');
-    expect(await sh(`tar -xzOf ${dir}/backup.tar.gz ${dumpInArchive} | grep -c before-backup-42`)).toMatch(/^[1-9]/);
-    expect((await node.exec(`test -e ${manifest.database_dump}`)).exitCode).not.toBe(0);
-    expect((await node.exec(`ls ${node.stagingDir}/run-run_ok.quiesced.json`)).exitCode).not.toBe(0);
-    // Staging is never archived.
-    expect(await sh(`tar -tzf ${dir}/backup.tar.gz | grep -c '^${node.stagingDir.slice(1)}/.' || true`)).toBe('0');
-  });
+      // The consistent dump is inside the archive, and no longer lying around on the node.
+      const dumpInArchive = manifest.database_dump.replace(/^\//, '');
+      expect(await sh(`tar -xzOf ${dir}/backup.tar.gz ${dumpInArchive} | grep -c before-backup-42`)).toMatch(/^[1-9]/);
+      expect((await node.exec(`test -e ${manifest.database_dump}`)).exitCode).not.toBe(0);
+      expect((await node.exec(`ls ${staging}/run-run_ok.quiesced.json`)).exitCode).not.toBe(0);
+      // Staging is never archived.
+      expect(await sh(`tar -tzf ${dir}/backup.tar.gz | grep -c '^${staging.slice(1)}/.' || true`)).toBe('0');
+    },
+  );
 
   it("fails with rear's message and still restarts MariaDB", { timeout: 600_000 }, async () => {
     await sh(
@@ -108,11 +116,11 @@ describe('backup.yml', () => {
     expect(await mariadbRunning(node)).toBe(true);
   });
 
-  it('refuses a staging dir on the root filesystem before touching services', { timeout: 120_000 }, async () => {
-    const result = await run(BACKUP, 'run_pre', 'bk_pre', { rearguard_staging_dir: '/var/tmp/not-a-mount' });
+  it('refuses a staging dir without enough free space before touching services', { timeout: 120_000 }, async () => {
+    const result = await run(BACKUP, 'run_pre', 'bk_pre', { rearguard_min_free_mb: 100_000_000 });
     expect(result.exitCode).not.toBe(0);
-    expect(result.failures[0]?.task).toBe('preflight: staging dir is its own filesystem with enough free space');
-    expect(result.failures[0]?.message).toMatch(/must be a filesystem of its own/);
+    expect(result.failures[0]?.task).toBe('preflight: staging dir has enough free space');
+    expect(result.failures[0]?.message).toMatch(/needs at least 100000000 MB free/);
     expect(result.events.some((e) => e.type === 'task_start' && e.task.startsWith('quiesce:'))).toBe(false);
   });
 });
