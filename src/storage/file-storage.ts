@@ -26,7 +26,7 @@ export class FileStorage implements Storage {
 
   async put(key: string, body: Readable, opts: { size?: number } = {}): Promise<StoredObject> {
     const target = this.path(key);
-    await mkdir(dirname(target), { recursive: true });
+    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
     const temp = join(dirname(target), `.partial-${randomBytes(6).toString('hex')}`);
     const out = createWriteStream(temp, { flags: 'wx', mode: 0o640, flush: true });
     try {
