@@ -1,3 +1,4 @@
+import { S3Client } from '@aws-sdk/client-s3';
 import { execa } from 'execa';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -42,6 +43,18 @@ const PYTHON = '/usr/bin/python3';
 const ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', HOME: '/root' };
 const SERVERS = ['account', 'container', 'object'] as const;
 const READY_TIMEOUT_MS = 60_000;
+
+/** An S3 client of the test user, for tests to look at what storage really holds. */
+export function swiftS3Client(swift: Swift): S3Client {
+  return new S3Client({
+    endpoint: swift.endpoint,
+    region: 'us-east-1',
+    credentials: swift.s3,
+    forcePathStyle: true,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
+}
 
 export async function startSwift(): Promise<Swift> {
   await installPackages();

@@ -1,6 +1,6 @@
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { startSwift, type Swift } from '../harness/swift.ts';
+import { startSwift, swiftS3Client, type Swift } from '../harness/swift.ts';
 import { startTestDaemon, waitForRun, Workspace } from '../harness/test-daemon.ts';
 
 /** The daemon configured with s3:// storage on a real OpenStack Swift (s3api): backups land there, deletes remove them. */
@@ -23,14 +23,7 @@ beforeAll(async () => {
       },
     },
   });
-  admin = new S3Client({
-    endpoint: swift.endpoint,
-    region: 'us-east-1',
-    credentials: swift.s3,
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  admin = swiftS3Client(swift);
 });
 afterAll(async () => {
   await d?.stop();

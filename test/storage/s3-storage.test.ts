@@ -5,7 +5,7 @@ import { text } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseS3Url } from '../../src/storage/s3-url.ts';
 import { S3Storage, type S3StorageOptions } from '../../src/storage/s3-storage.ts';
-import { startSwift, type Swift } from '../harness/swift.ts';
+import { startSwift, swiftS3Client, type Swift } from '../harness/swift.ts';
 
 const MiB = 1024 * 1024;
 const PREFIX = 'rg/';
@@ -29,14 +29,7 @@ beforeAll(async () => {
   swift = await startSwift();
   console.log(`swift all-in-one ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   storage = open();
-  admin = new S3Client({
-    endpoint: swift.endpoint,
-    region: 'us-east-1',
-    credentials: swift.s3,
-    forcePathStyle: true,
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  admin = swiftS3Client(swift);
 });
 afterAll(async () => {
   admin?.destroy();
