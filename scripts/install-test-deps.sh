@@ -6,6 +6,6 @@
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install.sh
-scripts/apt-install.sh openssh-server iproute2 debootstrap util-linux file
+scripts/apt-install.sh openssh-server iproute2 debootstrap util-linux file age
 # shellcheck disable=SC2046
 scripts/apt-install.sh $(grep -v '^#' scripts/swift-packages.txt)

@@ -59,6 +59,12 @@ export const configSchema = z.strictObject({
       path: ['s3'],
     })
     .prefault({}),
+  /** Encryption at rest: on when recipients are given. Only public keys: the daemon never holds a way to decrypt. */
+  encryption: z
+    .strictObject({
+      recipients: z.array(z.string().regex(/^age1[0-9a-z]{20,}$/, 'not an age recipient (age1…)')).default([]),
+    })
+    .prefault({}),
   inventory: z.string().min(1).optional(),
   targets: z
     .strictObject({

@@ -16,6 +16,7 @@ import type { Inventory, PlaybookRunner, TargetHost } from './core/ports.ts';
 import { recoverInterruptedRuns } from './core/run-recovery.ts';
 import { RunJournal } from './core/run-journal.ts';
 import { openDatabase } from './db/client.ts';
+import { ageCipher } from './encryption/age-cipher.ts';
 import { sqliteRecords } from './db/records.ts';
 import { writeDefaultInventory } from './default-inventory.ts';
 import { createLogger, type Log } from './logger.ts';
@@ -78,6 +79,7 @@ export async function startDaemon(config: Config, log: Log = createLogger(config
     records,
     journal: new RunJournal(records, clock, log),
     storage: openStorage(config.storage),
+    cipher: config.encryption.recipients.length > 0 ? ageCipher(config.encryption.recipients) : undefined,
     inventory,
     nodes: nodeAccess({ get: (n) => records.nodes.hostKey(n), pin: (n, k) => records.nodes.pinHostKey(n, k) }),
     playbooks,

@@ -14,6 +14,7 @@ import { registerListBackups } from './routes/backups/list-backups.ts';
 import { registerCancelRun } from './routes/runs/cancel-run.ts';
 import { registerGetRun } from './routes/runs/get-run.ts';
 import { registerListRunEvents } from './routes/runs/list-run-events.ts';
+import { registerListNodes } from './routes/nodes/list-nodes.ts';
 import { registerHealth } from './routes/system/health.ts';
 
 export interface AuthSettings {
@@ -84,5 +85,6 @@ export function createApi(deps: ApiDeps, auth: AuthSettings): Api {
   registerGetRun(api, deps);
   registerListRunEvents(api, deps);
   registerCancelRun(api, deps);
+  registerListNodes(api, deps);
   return api;
 }

@@ -1,6 +1,7 @@
 import { z } from '@hono/zod-openapi';
 import { idPattern } from '../core/ids.ts';
 import type { Backup, Run, RunEvent } from '../core/model.ts';
+import type { NodeRecord } from '../core/ports.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
@@ -22,7 +23,15 @@ export const runIdParam = z.object({
     .openapi({ param: { name: 'id', in: 'path' }, example: 'run_3k5n6p0r2s4t7q2m0c4x9d1f8h' }),
 });
 
-export const artefactSchema = z.object({ name: z.string(), size: z.number().int(), sha256: z.string() }).openapi('Artefact');
+export const artefactSchema = z
+  .object({
+    name: z.string(),
+    size: z.number().int().openapi({ description: 'Bytes as the node made the artefact.' }),
+    sha256: z.string().openapi({ description: 'sha256 as the node made the artefact.' }),
+    stored_size: z.number().int().optional().openapi({ description: 'Bytes in storage, when encrypted.' }),
+    stored_sha256: z.string().optional().openapi({ description: 'sha256 of the bytes in storage, when encrypted.' }),
+  })
+  .openapi('Artefact');
 
 export const manifestSchema = z
   .object({
@@ -32,6 +41,10 @@ export const manifestSchema = z
     run_id: z.string(),
     rear_version: z.string().nullable(),
     created: z.string(),
+    encryption: z
+      .object({ format: z.literal('age'), recipients: z.array(z.string()), key_id: z.string() })
+      .nullable()
+      .openapi({ description: 'How the stored artefacts are encrypted (decrypt with `age -d -i <identity>`); null if not.' }),
     artefacts: z.array(artefactSchema),
   })
   .openapi('BackupManifest');
@@ -94,7 +107,8 @@ export function backupOut(b: Backup): z.infer<typeof backupSchema> {
     size: b.size,
     sha256: b.sha256,
     error: b.error,
-    manifest: b.manifest,
+    // Manifests recorded before encryption existed have no `encryption` key.
+    manifest: b.manifest ? { ...b.manifest, encryption: b.manifest.encryption ?? null } : null,
   };
 }
 
@@ -116,4 +130,28 @@ export function runOut(run: Run, backups: Backup[]): z.infer<typeof runSchema> {
 
 export function eventOut(e: RunEvent): z.infer<typeof runEventSchema> {
   return { seq: e.seq, at: iso(e.at), level: e.level, phase: e.phase, host: e.host, message: e.message, data: e.data };
+}
+
+export const nodeSchema = z
+  .object({
+    name: z.string().openapi({ description: 'The inventory host name.' }),
+    target: z.string(),
+    address: z.string(),
+    macs: z
+      .array(z.string())
+      .openapi({ description: 'From the node’s own facts at its last verified backup; what PXE restore boots from.' }),
+    ironic_uuid: z.string().nullable().openapi({ description: 'From the inventory (`rearguard_ironic_uuid`), where known.' }),
+    updated_at: z.string().openapi({ format: 'date-time' }),
+  })
+  .openapi('Node');
+
+export function nodeOut(n: NodeRecord): z.infer<typeof nodeSchema> {
+  return {
+    name: n.name,
+    target: n.target,
+    address: n.address,
+    macs: n.macs,
+    ironic_uuid: n.ironicUuid,
+    updated_at: iso(n.updatedAt),
+  };
 }

@@ -3,8 +3,10 @@ import { createHash } from 'node:crypto';
 import { transferArtefact } from './artefact-transfer.ts';
 import type { CoreContext } from './context.ts';
 import type { Artefact, Backup, BackupManifest, Run, RunState } from './model.ts';
+import { parseNodeIdentity } from './node-identity.ts';
 import { parseNodeManifest } from './node-manifest.ts';
 import { followPlaybook } from './playbook-events.ts';
+import { PlaybookOutcome } from './playbook-outcome.ts';
 import { playbookVars } from './playbook-vars.ts';
 import type { NodeSession, PlaybookResult, TargetHost } from './ports.ts';
 import { assertTransition } from './run-state.ts';
@@ -59,19 +61,24 @@ export async function executeBackupRun(ctx: CoreContext, runId: string, hosts: T
   ctx.journal.record(runId, 'preflight', 'storage is writable');
 
   ctx.records.runs.update(runId, { quiesceOpen: true });
+  const outcome = new PlaybookOutcome();
+  const follow = followPlaybook(ctx, runId);
   const result = await ctx.playbooks.run({
     playbook: 'backup.yml',
     extraVars: playbookVars(ctx, run, backups),
     signal,
-    onEvent: followPlaybook(ctx, runId),
+    onEvent: (e) => {
+      outcome.observe(e);
+      follow(e);
+    },
     onLog: (line) => ctx.log.debug({ run: runId }, line),
   });
 
-  const servicesBack = await ensureUnquiesced(ctx, run, backups, result);
+  const servicesBack = await ensureUnquiesced(ctx, run, backups, result, outcome);
 
   const imaged: Backup[] = [];
   for (const b of backups) {
-    const failure = hostFailure(result, b.node);
+    const failure = hostFailure(result, outcome, b.node);
     if (failure) failBackup(b, failure);
     else if (stopped()) failBackup(b, `run ${stopped()} before the backup was transferred`);
     else imaged.push(b);
@@ -98,10 +105,16 @@ export async function executeBackupRun(ctx: CoreContext, runId: string, hosts: T
   const summary = failed.map((b) => `${b.node}: ${b.error}`).join('; ');
   const unquiesceNote = servicesBack ? '' : '; services may still be stopped (see events)';
   const reason = stopped();
+  const preflight = outcome.preflightFailure();
   if (reason)
     finish(
       reason === 'cancelled' ? 'cancelled' : 'interrupted',
       `run ${reason === 'cancelled' ? 'cancelled' : 'interrupted by daemon shutdown'}${unquiesceNote}`,
+    );
+  else if (preflight)
+    finish(
+      'failed',
+      `preflight failed on ${preflight.host}: ${preflight.task}: ${preflight.message}; nothing was stopped on any host`,
     );
   else if (failed.length === 0)
     finish(servicesBack ? 'succeeded' : 'partially_failed', servicesBack ? null : unquiesceNote.slice(2));
@@ -109,25 +122,39 @@ export async function executeBackupRun(ctx: CoreContext, runId: string, hosts: T
   else finish('partially_failed', summary + unquiesceNote);
 }
 
-/** The failure that ended a host's part of the playbook, if any. */
-function hostFailure(result: PlaybookResult, host: string): string | null {
-  const f = result.failures.find((x) => x.host === host);
-  if (f) return `${f.task}: ${f.message}`;
-  const stats = result.stats[host];
+/**
+ * Why a host has no image to transfer, if it has none: its own first failure (the cause, say
+ * `image: rear mkbackup: …`, not the rescue that followed), or the failure elsewhere that kept
+ * ansible from reaching it (a failed preflight anywhere; a node whose services did not come back
+ * in a rolling run).
+ */
+function hostFailure(result: PlaybookResult, outcome: PlaybookOutcome, host: string): string | null {
+  const own = outcome.failureOf(host) ?? result.failures.find((x) => x.host === host);
+  if (own) return `${own.task}: ${own.message}`;
+  if (outcome.imaged(host)) return null;
   if (result.cancelled) return 'playbook cancelled';
-  if (!stats) return `ansible-playbook ended (exit ${result.exitCode}) without reaching this host`;
-  if (stats.unreachable > 0) return 'host unreachable';
-  if (stats.failures > 0) return 'a task failed';
-  return null;
+  const preflight = outcome.preflightFailure();
+  if (preflight)
+    return `not started: preflight failed on ${preflight.host} (${preflight.task}: ${preflight.message}); nothing was stopped on any host`;
+  const first = outcome.firstFailure();
+  if (first) return `not backed up: the playbook stopped after ${first.host} failed (${first.task}: ${first.message})`;
+  return `ansible-playbook ended (exit ${result.exitCode}) without imaging this host`;
 }
 
 /**
  * The playbook's own `always` block restarts services; when the playbook was interrupted or a host
- * failed, an explicit unquiesce pass makes sure, before anything else happens.
+ * failed, an explicit unquiesce pass makes sure, before anything else happens. If quiesce never
+ * began (preflight failed), nothing was stopped and there is nothing to restart.
  */
-async function ensureUnquiesced(ctx: CoreContext, run: Run, backups: Backup[], result: PlaybookResult): Promise<boolean> {
+async function ensureUnquiesced(
+  ctx: CoreContext,
+  run: Run,
+  backups: Backup[],
+  result: PlaybookResult,
+  outcome: PlaybookOutcome,
+): Promise<boolean> {
   const clean = result.exitCode === 0 && !result.cancelled;
-  if (clean) {
+  if (clean || !outcome.quiesceStarted) {
     ctx.records.runs.update(run.id, { quiesceOpen: false });
     return true;
   }
@@ -144,12 +171,16 @@ async function storeBackup(ctx: CoreContext, run: Run, backup: Backup, host: Tar
     const text = await session.exec(`cat ${shellQuote(`${staging}/manifest.json`)}`);
     if (text.code !== 0) throw new Error(`transfer: cannot read ${staging}/manifest.json on ${host.name}: ${text.stderr.trim()}`);
     const nodeManifest = parseNodeManifest(text.stdout, backup.id);
+    recordIdentity(ctx, run, host, text.stdout);
 
     const stored: Artefact[] = [];
     for (const artefact of nodeManifest.artefacts) {
       const started = ctx.clock.now();
       ctx.journal.record(run.id, 'transfer', `transferring ${artefact.name} (${artefact.size} bytes)`, { host: host.name });
-      const done = await transferArtefact(session, ctx.storage, artefact, `${prefix}${artefact.name}`, signal);
+      const done = await transferArtefact(session, ctx.storage, artefact, `${prefix}${artefact.name}`, {
+        signal,
+        cipher: ctx.cipher,
+      });
       stored.push(done);
       ctx.journal.record(run.id, 'verify', `${artefact.name} verified: ${done.size} bytes, sha256 ${done.sha256}`, {
         host: host.name,
@@ -164,6 +195,7 @@ async function storeBackup(ctx: CoreContext, run: Run, backup: Backup, host: Tar
       run_id: run.id,
       rear_version: nodeManifest.rear_version ?? null,
       created: nodeManifest.created,
+      encryption: ctx.cipher ? { format: ctx.cipher.format, recipients: ctx.cipher.recipients, key_id: ctx.cipher.keyId } : null,
       artefacts: stored,
     };
     const manifestBytes = Buffer.from(JSON.stringify(manifest, null, 2));
@@ -190,4 +222,15 @@ async function storeBackup(ctx: CoreContext, run: Run, backup: Backup, host: Tar
       session.close();
     }
   }
+}
+
+/** The node's MACs and Ironic UUID, from its manifest: what a restore needs to PXE-boot it. */
+function recordIdentity(ctx: CoreContext, run: Run, host: TargetHost, manifestText: string): void {
+  const identity = parseNodeIdentity(manifestText);
+  if (!identity) return;
+  ctx.records.nodes.setIdentity(host.name, identity);
+  ctx.journal.record(run.id, 'verify', `node ${host.name}: MACs ${identity.macs.join(', ') || 'none'}`, {
+    host: host.name,
+    data: { macs: identity.macs, ironic_uuid: identity.ironicUuid },
+  });
 }

@@ -1,5 +1,5 @@
 import type { Target } from './model.ts';
-import type { Clock, Inventory, Logger, NodeAccess, PlaybookRunner, Records, Storage } from './ports.ts';
+import type { ArtefactCipher, Clock, Inventory, Logger, NodeAccess, PlaybookRunner, Records, Storage } from './ports.ts';
 import type { RunJournal } from './run-journal.ts';
 
 export interface BackupSettings {
@@ -16,6 +16,8 @@ export interface CoreContext {
   records: Records;
   journal: RunJournal;
   storage: Storage;
+  /** Set when backups are encrypted at rest. */
+  cipher?: ArtefactCipher;
   inventory: Inventory;
   nodes: NodeAccess;
   playbooks: PlaybookRunner;

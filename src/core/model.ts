@@ -40,8 +40,18 @@ export type BackupState = 'pending' | 'transferring' | 'available' | 'failed' | 
 
 export interface Artefact {
   name: string;
+  /** Size and sha256 of the artefact as the node made it (the plaintext). */
   size: number;
   sha256: string;
+  /** What storage holds, when that differs from the plaintext (encrypted). */
+  stored_size?: number;
+  stored_sha256?: string;
+}
+
+export interface EncryptionInfo {
+  format: 'age';
+  recipients: string[];
+  key_id: string;
 }
 
 export interface BackupManifest {
@@ -51,6 +61,8 @@ export interface BackupManifest {
   run_id: string;
   rear_version: string | null;
   created: string;
+  /** Null when the artefacts are stored as the node made them. */
+  encryption: EncryptionInfo | null;
   artefacts: Artefact[];
 }
 

@@ -37,7 +37,24 @@ export interface Records {
     upsert(node: { name: string; target: string; address: string }): void;
     hostKey(name: string): string | null;
     pinHostKey(name: string, sha256: string): void;
+    /** What a node reported about itself in a backup; an Ironic UUID once known is kept if the node stops reporting it. */
+    setIdentity(name: string, identity: NodeIdentity): void;
+    /** Every known node, by name. */
+    list(filter: { target?: string }): NodeRecord[];
   };
+}
+
+/** How a restore finds a node: the MACs it PXE-boots from, and its Ironic node where known. */
+export interface NodeIdentity {
+  macs: string[];
+  ironicUuid: string | null;
+}
+
+export interface NodeRecord extends NodeIdentity {
+  name: string;
+  target: string;
+  address: string;
+  updatedAt: number;
 }
 
 /** A node as the inventory describes it. */
@@ -81,6 +98,16 @@ export interface Storage {
   list(prefix: string): Promise<StoredObject[]>;
   /** Fails with a clear reason when the storage cannot take a backup now. */
   checkWritable(): Promise<void>;
+}
+
+/** Encrypts artefacts on their way to storage. */
+export interface ArtefactCipher {
+  format: 'age';
+  /** Public recipients only: whoever holds a matching identity can decrypt. */
+  recipients: string[];
+  /** Names the recipient set in manifests, so an operator knows which identity opens a backup. */
+  keyId: string;
+  encrypt(input: Readable): Promise<Readable>;
 }
 
 export interface HostStats {

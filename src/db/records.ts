@@ -112,6 +112,28 @@ export function sqliteRecords(db: Db): Records {
       },
       hostKey: (name) => db.select({ k: nodes.hostKeySha256 }).from(nodes).where(eq(nodes.name, name)).get()?.k ?? null,
       pinHostKey: (name, sha256) => void db.update(nodes).set({ hostKeySha256: sha256 }).where(eq(nodes.name, name)).run(),
+      setIdentity: (name, identity) => {
+        const patch = {
+          macs: identity.macs,
+          updatedAt: Date.now(),
+          ...(identity.ironicUuid ? { ironicUuid: identity.ironicUuid } : {}),
+        };
+        db.update(nodes).set(patch).where(eq(nodes.name, name)).run();
+      },
+      list: (filter) =>
+        db
+          .select({
+            name: nodes.name,
+            target: nodes.target,
+            address: nodes.address,
+            macs: nodes.macs,
+            ironicUuid: nodes.ironicUuid,
+            updatedAt: nodes.updatedAt,
+          })
+          .from(nodes)
+          .where(filter.target ? eq(nodes.target, filter.target) : undefined)
+          .orderBy(asc(nodes.name))
+          .all(),
     },
   };
 }

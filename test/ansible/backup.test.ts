@@ -77,7 +77,7 @@ describe('backup.yml', () => {
       expect(changed('quiesce: stop services')).toBe(true);
       expect(changed('unquiesce: start services')).toBe(true);
       expect(await mariadbRunning(node)).toBe(true);
-      expect(changed('preflight: give the staging dir a mount of its own')).toBe(true);
+      expect(changed('image: give the staging dir a mount of its own')).toBe(true);
       expect((await node.exec(`mountpoint -q ${staging}`)).exitCode).not.toBe(0);
 
       const dir = `${staging}/bk_ok`;
@@ -109,8 +109,14 @@ describe('backup.yml', () => {
     );
     const result = await run(BACKUP, 'run_fail', 'bk_fail', { rearguard_rear_command: '/usr/local/sbin/failing-rear' });
     expect(result.exitCode).not.toBe(0);
+    // The failure is reported where it happened, and again by the last play, which fails the host
+    // (the rescue in between lets a rolling run go on to the next node).
+    const failed = result.events.find((e) => e.type === 'host_failed');
+    expect(failed).toMatchObject({ host: node.name, task: 'image: rear mkbackup' });
+    expect(failed?.type === 'host_failed' && failed.message).toContain('ERROR: simulated rear failure 7');
     expect(result.failures).toHaveLength(1);
-    expect(result.failures[0]).toMatchObject({ host: node.name, task: 'image: rear mkbackup' });
+    expect(result.failures[0]).toMatchObject({ host: node.name, task: 'image: the backup of this node failed' });
+    expect(result.failures[0]!.message).toContain('image: rear mkbackup: non-zero return code');
     expect(result.failures[0]!.message).toContain('ERROR: simulated rear failure 7');
     expect(result.events.some((e) => e.type === 'host_ok' && e.task === 'unquiesce: start services' && e.changed)).toBe(true);
     expect(await mariadbRunning(node)).toBe(true);
