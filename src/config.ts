@@ -96,6 +96,12 @@ export const configSchema = z.strictObject({
       env: z.record(z.string(), z.string()).default({}),
     })
     .prefault({}),
+  transfer: z
+    .strictObject({
+      /** Nodes whose artefacts stream to storage at the same time (each node's artefacts go one after another). */
+      concurrentNodes: z.number().int().min(1).max(64).default(3),
+    })
+    .prefault({}),
   runs: z
     .strictObject({
       leaseSeconds: z.number().int().min(5).max(3600).default(30),

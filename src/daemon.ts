@@ -89,6 +89,7 @@ export async function startDaemon(config: Config, log: Log = createLogger(config
     targets: config.targets,
     backup: config.backup,
     leaseMs: config.runs.leaseSeconds * 1000,
+    transfer: config.transfer,
   };
   const live = new LiveRuns(ctx);
 

@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
+import pLimit from 'p-limit';
 import { transferArtefact } from './artefact-transfer.ts';
 import type { CoreContext } from './context.ts';
 import type { Artefact, Backup, BackupManifest, Run, RunState } from './model.ts';
@@ -84,21 +85,30 @@ export async function executeBackupRun(ctx: CoreContext, runId: string, hosts: T
     else imaged.push(b);
   }
 
-  for (const b of imaged) {
-    if (stopped()) {
-      failBackup(b, `run ${stopped()} before the backup was transferred`);
-      continue;
-    }
-    const host = hosts.find((h) => h.name === b.node)!;
-    try {
-      await storeBackup(ctx, run, b, host, signal);
-    } catch (err) {
-      failBackup(b, (err as Error).message);
-      await removeStoredBackup(ctx.storage, b).catch((e: Error) =>
-        ctx.journal.record(runId, 'cleanup', `could not remove partial objects: ${e.message}`, { level: 'warn', host: b.node }),
-      );
-    }
-  }
+  // Services are back everywhere: nodes transfer side by side, up to the configured limit.
+  const slot = pLimit(ctx.transfer.concurrentNodes);
+  await Promise.all(
+    imaged.map((b) =>
+      slot(async () => {
+        if (stopped()) {
+          failBackup(b, `run ${stopped()} before the backup was transferred`);
+          return;
+        }
+        const host = hosts.find((h) => h.name === b.node)!;
+        try {
+          await storeBackup(ctx, run, b, host, signal);
+        } catch (err) {
+          failBackup(b, (err as Error).message);
+          await removeStoredBackup(ctx.storage, b).catch((e: Error) =>
+            ctx.journal.record(runId, 'cleanup', `could not remove partial objects: ${e.message}`, {
+              level: 'warn',
+              host: b.node,
+            }),
+          );
+        }
+      }),
+    ),
+  );
 
   const final = ctx.records.backups.ofRun(runId);
   const failed = final.filter((b) => b.state !== 'available');

@@ -28,4 +28,5 @@ export interface CoreContext {
   targets: Record<Target, { group: string }>;
   backup: BackupSettings;
   leaseMs: number;
+  transfer: { concurrentNodes: number };
 }

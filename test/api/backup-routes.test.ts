@@ -127,6 +127,25 @@ describe('POST /v1/backup/{target}', () => {
     expect(existsSync(join(ws.staging, `quiesced-${started.run.id}-ctl1`))).toBe(false);
   });
 
+  test('transfers respect the configured number of nodes at a time', async () => {
+    const serial = new Workspace({ overcloud: { ctl0: {}, ctl1: {}, ctl2: {} } });
+    const d1 = await startTestDaemon(serial, { transfer: { concurrentNodes: 1 } });
+    try {
+      const started = await d1.json('POST', '/v1/backup/overcloud?stopall=yes', { status: 202 });
+      const run = await waitForRun(d1, started.run.id);
+      expect(run.state).toBe('succeeded');
+      // One node at a time: a node's transfer events are never interleaved with another's.
+      const order = run.events
+        .filter((e: { phase: string; host: string | null }) => e.phase === 'transfer' && e.host)
+        .map((e: { host: string }) => e.host);
+      const runs = order.filter((h: string, i: number) => i === 0 || h !== order[i - 1]);
+      expect(runs).toHaveLength(3);
+    } finally {
+      await d1.stop();
+      serial.remove();
+    }
+  });
+
   test('the event stream (SSE) delivers events live and ends with the run', async () => {
     ws.setHosts({ undercloud: { undercloud: { hold: true } } });
     const started = await d.json('POST', '/v1/backup/undercloud', { status: 202 });
