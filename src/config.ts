@@ -36,7 +36,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       url: z
         .string()
-        .regex(/^(file|s3):\/\//, 'expected a file:// or s3:// URL')
+        .regex(/^(file|s3|sftp):\/\//, 'expected a file://, s3:// or sftp:// URL')
         .default('file://./var/backups'),
       /** For s3:// (e.g. OpenStack Swift's s3api). The secret is best kept in a file only the daemon can read. */
       s3: z
@@ -53,6 +53,17 @@ export const configSchema = z.strictObject({
           message: 'give exactly one of secretAccessKey or secretAccessKeyFile',
         })
         .optional(),
+      /** For sftp://user@host/path: key auth, and the server's host key pinned (no trust on first use). */
+      sftp: z
+        .strictObject({
+          privateKeyFile: z.string().min(1),
+          hostKeySha256: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}=?$/, 'expected SHA256:<base64> as ssh-keygen -lf prints it'),
+        })
+        .optional(),
+    })
+    .refine((s) => !s.url.startsWith('sftp://') || s.sftp !== undefined, {
+      message: 'sftp:// storage needs storage.sftp (privateKeyFile and hostKeySha256)',
+      path: ['sftp'],
     })
     .refine((s) => !s.url.startsWith('s3://') || s.s3 !== undefined, {
       message: 's3:// storage needs storage.s3 (accessKeyId and a secret)',

@@ -124,6 +124,7 @@ export async function startDaemon(config: Config, log: Log = createLogger(config
         await live.shutdown();
         if ('closeIdleConnections' in server) server.closeIdleConnections();
         await closed;
+        ctx.storage.close?.();
         db.$client.close();
         log.info({}, 'rearguard stopped');
       })()),

@@ -98,6 +98,8 @@ export interface Storage {
   list(prefix: string): Promise<StoredObject[]>;
   /** Fails with a clear reason when the storage cannot take a backup now. */
   checkWritable(): Promise<void>;
+  /** Releases connections (e.g. an SFTP session) at shutdown. */
+  close?(): void;
 }
 
 /** Encrypts artefacts on their way to storage. */

@@ -4,6 +4,7 @@ import type { Storage } from '../core/ports.ts';
 import { FileStorage } from './file-storage.ts';
 import { S3Storage } from './s3-storage.ts';
 import { parseS3Url } from './s3-url.ts';
+import { SftpStorage } from './sftp-storage.ts';
 
 const MiB = 1024 * 1024;
 
@@ -23,6 +24,9 @@ export function openStorage(settings: Config['storage']): Storage {
       partSize: s3.partSizeMiB * MiB,
       queueSize: s3.queueSize,
     });
+  }
+  if (settings.url.startsWith('sftp://') && settings.sftp) {
+    return new SftpStorage({ url: settings.url, ...settings.sftp });
   }
   throw new Error(`unsupported storage URL: ${settings.url.split(':', 1)[0]}://`);
 }

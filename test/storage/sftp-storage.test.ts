@@ -1,0 +1,236 @@
+import { execa } from 'execa';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { SftpStorage, type SftpStorageOptions } from '../../src/storage/sftp-storage.ts';
+import { startLab, type Lab, type LabNode } from '../harness/lab.ts';
+
+const MiB = 1024 * 1024;
+
+let lab: Lab;
+let node: LabNode;
+let hostKeySha256: string;
+let storage: SftpStorage;
+// The node shares the host's filesystem: what the server wrote is checked here directly.
+const root = mkdtempSync(join(tmpdir(), 'rearguard-sftp-'));
+const opened: SftpStorage[] = [];
+
+const open = (over: Partial<SftpStorageOptions> = {}) => {
+  const s = new SftpStorage({
+    url: `sftp://root@${node.address}${root}`,
+    privateKeyFile: node.privateKeyFile,
+    hostKeySha256,
+    ...over,
+  });
+  opened.push(s);
+  return s;
+};
+const body = (s: string | Buffer) => Readable.from([Buffer.from(s)]);
+
+beforeAll(async () => {
+  lab = await startLab({ nodes: 1, withRoot: false });
+  node = lab.nodes[0]!;
+  // As an operator would take it: `ssh-keygen -lf` of the server's public host key.
+  const { stdout } = await execa('ssh-keygen', ['-lf', join(lab.dir, 'ssh_host_ed25519_key.pub')]);
+  hostKeySha256 = stdout.split(' ')[1]!;
+  storage = open();
+});
+afterAll(async () => {
+  for (const s of opened) s.close();
+  await lab?.stop();
+  rmSync(root, { recursive: true, force: true });
+});
+
+/** A deterministic stream of `size` bytes in 32 KiB chunks (as an ssh channel delivers them), and its sha256. */
+function generated(size: number, opts: { seed?: number; gate?: { at: number; open: Promise<void> } } = {}) {
+  const hash = createHash('sha256');
+  const base = randomBytes(32 * 1024);
+  let sent = 0;
+  async function* chunks() {
+    let n = opts.seed ?? 0;
+    while (sent < size) {
+      if (opts.gate && sent >= opts.gate.at) await opts.gate.open;
+      const chunk = Buffer.from(base.subarray(0, Math.min(base.length, size - sent)));
+      chunk.writeUInt32BE(n++ >>> 0, 0);
+      hash.update(chunk);
+      sent += chunk.length;
+      yield chunk;
+    }
+  }
+  return { stream: Readable.from(chunks()), sha256: () => hash.digest('hex') };
+}
+
+async function sha256Of(stream: Readable): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of stream) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+const sha256File = (path: string) => createHash('sha256').update(readFileSync(path)).digest('hex');
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('sftp:// storage on a real sshd', () => {
+  test('round trip of a multi-MB stream, sha256 verified on the server and back', async () => {
+    const src = generated(24 * MiB + 12345);
+    const stored = await storage.put('uc/node-0/bk_1/backup.tar.gz', src.stream, { size: 24 * MiB + 12345 });
+    expect(stored).toEqual({ key: 'uc/node-0/bk_1/backup.tar.gz', size: 24 * MiB + 12345 });
+    const sha256 = src.sha256();
+    expect(sha256File(join(root, 'uc/node-0/bk_1/backup.tar.gz'))).toBe(sha256);
+    expect(await sha256Of(await storage.get('uc/node-0/bk_1/backup.tar.gz'))).toBe(sha256);
+    expect(readdirSync(join(root, 'uc/node-0/bk_1'))).toEqual(['backup.tar.gz']);
+  });
+
+  test('ranged reads, also across request boundaries and past the end', async () => {
+    const key = 'uc/node-0/bk_1/backup.tar.gz';
+    const file = readFileSync(join(root, key));
+    const read = async (range: { start: number; end?: number }) => Buffer.concat(await (await storage.get(key, range)).toArray());
+    expect((await read({ start: 100, end: 199 })).equals(file.subarray(100, 200))).toBe(true);
+    expect((await read({ start: 250_000, end: 3_000_000 })).equals(file.subarray(250_000, 3_000_001))).toBe(true);
+    expect((await read({ start: file.length - 10 })).equals(file.subarray(file.length - 10))).toBe(true);
+    expect((await read({ start: file.length - 10, end: file.length + 100 })).length).toBe(10);
+  });
+
+  test('head, list by prefix, delete with its empty directories, locationOf', async () => {
+    await storage.put('oc/ctl-0/bk_2/a.iso', body('0123456789'));
+    await storage.put('oc/ctl-0/bk_2/b.img', body('xyz'));
+    await storage.put('oc/ctl-1/bk_3/a.iso', body('other'));
+    expect(await storage.head('oc/ctl-0/bk_2/a.iso')).toEqual({ key: 'oc/ctl-0/bk_2/a.iso', size: 10 });
+    expect(await storage.head('oc/ctl-0/bk_2/none')).toBeNull();
+    expect(await storage.list('oc/ctl-0/bk_2/')).toEqual([
+      { key: 'oc/ctl-0/bk_2/a.iso', size: 10 },
+      { key: 'oc/ctl-0/bk_2/b.img', size: 3 },
+    ]);
+    expect((await storage.list('oc/')).map((o) => o.key)).toEqual([
+      'oc/ctl-0/bk_2/a.iso',
+      'oc/ctl-0/bk_2/b.img',
+      'oc/ctl-1/bk_3/a.iso',
+    ]);
+    expect(await storage.list('nothing/here/')).toEqual([]);
+    await storage.delete('oc/ctl-0/bk_2/a.iso');
+    await storage.delete('oc/ctl-0/bk_2/b.img');
+    await storage.delete('oc/ctl-0/bk_2/b.img');
+    expect(readdirSync(join(root, 'oc'))).toEqual(['ctl-1']);
+    expect(storage.locationOf('oc/ctl-1/bk_3/')).toBe(`sftp://root@${node.address}${root}/oc/ctl-1/bk_3/`);
+  });
+
+  test('never overwrites an object, even when another upload creates the key first', async () => {
+    await storage.put('immutable/x', body('first'));
+    await expect(storage.put('immutable/x', body('second'))).rejects.toThrow(/exists and is never overwritten/);
+    expect(readFileSync(join(root, 'immutable/x'), 'utf8')).toBe('first');
+
+    // The first upload passes the up-front check, then another creates the key: the server's
+    // RENAME must refuse to replace it.
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slow = generated(3 * MiB, { seed: 1, gate: { at: MiB, open: gate } });
+    const first = storage.put('immutable/y', slow.stream);
+    first.catch(() => undefined);
+    await until(() => readdirSync(join(root, 'immutable')).length === 2, 'the first partial file');
+    const fast = generated(3 * MiB, { seed: 2 });
+    await storage.put('immutable/y', fast.stream);
+    release();
+    await expect(first).rejects.toThrow(/exists and is never overwritten/);
+    expect(sha256File(join(root, 'immutable/y'))).toBe(fast.sha256());
+    expect(readdirSync(join(root, 'immutable')).sort()).toEqual(['x', 'y']);
+  });
+
+  test('a failed or short stream leaves nothing', async () => {
+    async function* failing() {
+      yield Buffer.alloc(1000, 1);
+      throw new Error('connection reset by node');
+    }
+    await expect(storage.put('broken/x', Readable.from(failing()))).rejects.toThrow(/connection reset by node/);
+    await expect(storage.put('broken/y', body('short'), { size: 100 })).rejects.toThrow(/expected 100 bytes/);
+    expect(readdirSync(join(root, 'broken'))).toEqual([]);
+  });
+
+  test('keys cannot leave the root', async () => {
+    for (const key of ['../escape', '/etc/passwd', 'a/../../escape', 'a//b']) {
+      await expect(storage.put(key, body('x'))).rejects.toThrow(/invalid storage key/);
+    }
+  });
+
+  test('checkWritable passes, and names a missing directory', async () => {
+    await storage.checkWritable();
+    expect(readdirSync(root).filter((n) => n.startsWith('.'))).toEqual([]);
+    await expect(open({ url: `sftp://root@${node.address}${root}/missing` }).checkWritable()).rejects.toThrow(
+      `${root}/missing does not exist on the server`,
+    );
+  });
+
+  test('a host key other than the pinned one is refused', async () => {
+    const wrong = `SHA256:${createHash('sha256').update('another host').digest('base64').replace(/=+$/, '')}`;
+    const err = await open({ hostKeySha256: wrong })
+      .checkWritable()
+      .catch((e: Error) => e);
+    expect(err).toMatchObject({ code: 'EHOSTKEY' });
+    expect(String(err)).toContain(`host key mismatch: the server offered ${hostKeySha256}, the configuration pins ${wrong}`);
+    expect(() => open({ hostKeySha256: 'md5:00:11' })).toThrow(/SHA256:<base64>/);
+  });
+
+  test('a key the server does not accept is refused with the reason', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rearguard-sftp-key-'));
+    try {
+      await execa('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'id')]);
+      const err = await open({ privateKeyFile: join(dir, 'id') })
+        .checkWritable()
+        .catch((e: Error) => e);
+      expect(err).toMatchObject({ code: 'EAUTH' });
+      expect(String(err)).toMatch(
+        /authentication refused for user root with the key .*\/id \(All configured authentication methods failed\)/,
+      );
+      await expect(open({ privateKeyFile: join(dir, 'none') }).checkWritable()).rejects.toThrow(/cannot read the private key/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a full disk fails the put with the reason and leaves nothing', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rearguard-sftp-full-'));
+    try {
+      // Mounted inside the node (its own mount namespace): gone with the node whatever happens.
+      const mounted = await node.exec(`mount -t tmpfs -o size=2m tmpfs ${dir}`);
+      expect(mounted.stderr).toBe('');
+      const small = open({ url: `sftp://root@${node.address}${dir}` });
+      const err = await small.put('bk/big.iso', generated(8 * MiB).stream, { size: 8 * MiB }).catch((e: Error) => e);
+      expect(err).toMatchObject({ code: 'ENOSPC' });
+      expect(String(err)).toMatch(/no space left on the server's disk \(\d+ bytes free; server: "Failure"\)/);
+      expect((await node.exec(`find ${dir} -type f`)).stdout).toBe('');
+      await small.put('bk/small', body('fits'));
+      expect((await node.exec(`cat ${dir}/bk/small`)).stdout).toBe('fits');
+    } finally {
+      await node.exec(`umount ${dir}`);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('a connection killed mid-upload leaves nothing, and the next call reconnects', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const src = generated(64 * MiB, { gate: { at: 8 * MiB, open: gate } });
+    const put = storage.put('killed/bk/a.iso', src.stream, { size: 64 * MiB });
+    put.catch(() => undefined);
+    const partial = () => (existsSync(join(root, 'killed/bk')) ? readdirSync(join(root, 'killed/bk')) : []);
+    await until(() => partial().length === 1, 'the partial file');
+    // Every process of the node but its PID 1 (the listening sshd): our session dies mid-write.
+    await node.exec(
+      'for p in $(ls /proc | grep -E "^[0-9]+$"); do [ "$p" = 1 ] || [ "$p" = $$ ] || kill -9 "$p" 2>/dev/null; done; true',
+    );
+    release();
+    await expect(put).rejects.toThrow(/put failed: the connection was lost/);
+    expect(partial()).toEqual([]);
+    await storage.put('killed/bk/b.iso', body('again'));
+    expect(await text(await storage.get('killed/bk/b.iso'))).toBe('again');
+  });
+});
