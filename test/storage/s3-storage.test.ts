@@ -1,11 +1,12 @@
 import { ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { parseS3Url } from '../../src/storage/s3-url.ts';
 import { S3Storage, type S3StorageOptions } from '../../src/storage/s3-storage.ts';
 import { startSwift, swiftS3Client, type Swift } from '../harness/swift.ts';
+import { generatedStream } from '../harness/byte-stream.ts';
 
 const MiB = 1024 * 1024;
 const PREFIX = 'rg/';
@@ -36,24 +37,7 @@ afterAll(async () => {
   await swift?.stop();
 });
 
-/** A deterministic stream of `size` bytes in 64 KiB chunks (as ssh delivers them), and its sha256. */
-function generated(size: number, opts: { seed?: number; gate?: { at: number; open: Promise<void> } } = {}) {
-  const hash = createHash('sha256');
-  const base = randomBytes(64 * 1024);
-  let sent = 0;
-  async function* chunks() {
-    let n = opts.seed ?? 0;
-    while (sent < size) {
-      if (opts.gate && sent >= opts.gate.at) await opts.gate.open;
-      const chunk = Buffer.from(base.subarray(0, Math.min(base.length, size - sent)));
-      chunk.writeUInt32BE(n++ >>> 0, 0);
-      hash.update(chunk);
-      sent += chunk.length;
-      yield chunk;
-    }
-  }
-  return { stream: Readable.from(chunks()), sha256: () => hash.digest('hex'), sent: () => sent };
-}
+const generated = generatedStream;
 
 async function sha256Of(stream: Readable): Promise<string> {
   const hash = createHash('sha256');

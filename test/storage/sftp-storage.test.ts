@@ -1,5 +1,5 @@
 import { execa } from 'execa';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import { text } from 'node:stream/consumers';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { SftpStorage, type SftpStorageOptions } from '../../src/storage/sftp-storage.ts';
 import { startLab, type Lab, type LabNode } from '../harness/lab.ts';
+import { generatedStream } from '../harness/byte-stream.ts';
 
 const MiB = 1024 * 1024;
 
@@ -45,24 +46,8 @@ afterAll(async () => {
   rmSync(root, { recursive: true, force: true });
 });
 
-/** A deterministic stream of `size` bytes in 32 KiB chunks (as an ssh channel delivers them), and its sha256. */
-function generated(size: number, opts: { seed?: number; gate?: { at: number; open: Promise<void> } } = {}) {
-  const hash = createHash('sha256');
-  const base = randomBytes(32 * 1024);
-  let sent = 0;
-  async function* chunks() {
-    let n = opts.seed ?? 0;
-    while (sent < size) {
-      if (opts.gate && sent >= opts.gate.at) await opts.gate.open;
-      const chunk = Buffer.from(base.subarray(0, Math.min(base.length, size - sent)));
-      chunk.writeUInt32BE(n++ >>> 0, 0);
-      hash.update(chunk);
-      sent += chunk.length;
-      yield chunk;
-    }
-  }
-  return { stream: Readable.from(chunks()), sha256: () => hash.digest('hex') };
-}
+const generated = (size: number, opts: Parameters<typeof generatedStream>[1] = {}) =>
+  generatedStream(size, { chunkSize: 32 * 1024, ...opts });
 
 async function sha256Of(stream: Readable): Promise<string> {
   const hash = createHash('sha256');
