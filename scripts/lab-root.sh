@@ -15,10 +15,11 @@ MIRROR=${REARGUARD_LAB_MIRROR:-http://deb.debian.org/debian}
 SUITE=bookworm
 
 # What a node needs: sshd + python3 for ansible, ReaR 2.7 with what it needs to make a bootable
-# ISO from a real kernel, MariaDB as the service to quiesce, and the tools the tests probe with.
+# ISO from a real kernel, MariaDB as the service to quiesce, and the tools the tests probe with;
+# a DHCP client so that a rescue system booted elsewhere (a restore test's VM) gets an address.
 PACKAGES="openssh-server python3 rear linux-image-amd64 xorriso isolinux syslinux syslinux-common
 extlinux grub-pc-bin grub2-common busybox iproute2 kmod file procps less udev systemd-sysv gzip tar
-mariadb-server mariadb-client"
+mariadb-server mariadb-client isc-dhcp-client"
 
 KEY=$(sha256sum "$0" | cut -c1-16)
 FINAL="$CACHE/root-$KEY"

@@ -74,6 +74,8 @@ export const configSchema = z.strictObject({
   encryption: z
     .strictObject({
       recipients: z.array(z.string().regex(/^age1[0-9a-z]{20,}$/, 'not an age recipient (age1…)')).default([]),
+      /** age identities (secret keys) to restore encrypted backups with; a file only root can read. */
+      identityFile: z.string().min(1).optional(),
     })
     .prefault({}),
   inventory: z.string().min(1).optional(),
@@ -113,6 +115,49 @@ export const configSchema = z.strictObject({
       concurrentNodes: z.number().int().min(1).max(64).default(3),
     })
     .prefault({}),
+  /** Network boot for restores: TFTP (bootloaders + staged files) and HTTP boot on the API's own server. */
+  boot: z
+    .strictObject({
+      /** What the TFTP server serves; bootloaders are copied in at start-up. Default: <dataDir>/tftp. */
+      root: z.string().min(1).optional(),
+      /** Where TFTP listens: the provisioning network's address in production (port 69). */
+      tftpListen: hostPort.default('127.0.0.1:6969'),
+      /** How booting nodes and their rescue system reach this daemon's HTTP server. Default: the address it listens on. */
+      httpUrl: z.url().optional(),
+      /** Kernel arguments of the rescue system: `unattended` is ReaR's non-interactive recover, then reboot. */
+      kernelArgs: z.string().default('unattended console=tty0 console=ttyS0,115200n8'),
+    })
+    .prefault({}),
+  power: z
+    .strictObject({
+      driver: z.enum(['manual', 'command', 'ipmi', 'ironic']).default('manual'),
+      command: z
+        .strictObject({ network: z.array(z.string().min(1)).min(1), disk: z.array(z.string().min(1)).min(1).optional() })
+        .optional(),
+      ipmi: z.strictObject({ interface: z.string().min(1).default('lanplus'), passwordFile: z.string().min(1) }).optional(),
+      ironic: z.strictObject({ env: z.record(z.string(), z.string()).default({}) }).prefault({}),
+    })
+    .refine((p) => p.driver !== 'command' || p.command !== undefined, {
+      message: 'the command power driver needs power.command.network',
+      path: ['command'],
+    })
+    .refine((p) => p.driver !== 'ipmi' || p.ipmi !== undefined, {
+      message: 'the ipmi power driver needs power.ipmi.passwordFile',
+      path: ['ipmi'],
+    })
+    .prefault({}),
+  restore: z
+    .strictObject({
+      /** Per phase: power-on until the initrd is fetched, until the rescue system reports, until recover ends. */
+      bootTimeoutSeconds: z.number().int().min(5).default(900),
+      rescueTimeoutSeconds: z.number().int().min(5).default(900),
+      recoverTimeoutSeconds: z
+        .number()
+        .int()
+        .min(5)
+        .default(4 * 3600),
+    })
+    .prefault({}),
   runs: z
     .strictObject({
       leaseSeconds: z.number().int().min(5).max(3600).default(30),
@@ -121,7 +166,11 @@ export const configSchema = z.strictObject({
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
 });
 
-export type Config = z.infer<typeof configSchema> & { database: string; auth: { adminTokenFile: string } };
+export type Config = z.infer<typeof configSchema> & {
+  database: string;
+  auth: { adminTokenFile: string };
+  boot: { root: string };
+};
 export type Role = z.infer<typeof role>;
 
 export class ConfigError extends Error {}
@@ -145,6 +194,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError(`config file ${file} must hold a mapping`);
   }
   if (env.REARGUARD_LISTEN) raw = { ...raw, listen: env.REARGUARD_LISTEN };
+  if (env.REARGUARD_TFTP_LISTEN) {
+    const boot = typeof raw.boot === 'object' && raw.boot !== null ? raw.boot : {};
+    raw = { ...raw, boot: { ...boot, tftpListen: env.REARGUARD_TFTP_LISTEN } };
+  }
   return parseConfig(raw, file ?? 'embedded defaults');
 }
 
@@ -160,5 +213,6 @@ export function parseConfig(raw: unknown, source = 'config'): Config {
     ...c,
     database: c.database ?? `${c.dataDir}/rearguard.db`,
     auth: { ...c.auth, adminTokenFile: c.auth.adminTokenFile ?? `${c.dataDir}/admin.token` },
+    boot: { ...c.boot, root: c.boot.root ?? `${c.dataDir}/tftp` },
   };
 }

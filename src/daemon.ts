@@ -22,12 +22,22 @@ import { writeDefaultInventory } from './default-inventory.ts';
 import { createLogger, type Log } from './logger.ts';
 import { nodeAccess } from './nodes/node-access.ts';
 import { openStorage } from './storage/open-storage.ts';
+import { installBootloaders } from './boot/bootloaders.ts';
+import { FileBootStaging } from './boot/file-boot-staging.ts';
+import { TftpBootServer } from './boot/tftp-boot-server.ts';
+import { RestoreProgress } from './core/restore-progress.ts';
+import { recoverInterruptedRestores } from './core/restore-recovery.ts';
+import { ageDecipher } from './encryption/age-decipher.ts';
+import { openPower } from './power/open-power.ts';
 
 export interface Daemon {
   url: string;
   ctx: CoreContext;
   live: LiveRuns;
+  progress: RestoreProgress;
   log: Log;
+  /** Where the TFTP boot server listens. */
+  tftp: { host: string; port: number };
   /** Stops accepting requests, stops live runs at a safe point (services restarted), closes the database. */
   stop(): Promise<void>;
 }
@@ -90,11 +100,43 @@ export async function startDaemon(config: Config, log: Log = createLogger(config
     backup: config.backup,
     leaseMs: config.runs.leaseSeconds * 1000,
     transfer: config.transfer,
+    decipher: config.encryption.identityFile ? ageDecipher(config.encryption.identityFile) : undefined,
+    boot: new FileBootStaging(config.boot.root),
+    power: openPower(config.power),
+    restore: {
+      // Known once the HTTP server listens, unless the config names it.
+      httpUrl: config.boot.httpUrl ?? '',
+      kernelArgs: config.boot.kernelArgs,
+      timeoutsMs: {
+        boot: config.restore.bootTimeoutSeconds * 1000,
+        rescue: config.restore.rescueTimeoutSeconds * 1000,
+        recover: config.restore.recoverTimeoutSeconds * 1000,
+      },
+    },
   };
   const live = new LiveRuns(ctx);
+  const progress = new RestoreProgress(ctx);
+
+  // The boot root holds bootloaders and what live restores stage; nothing a dead daemon's restores staged is served.
+  mkdirSync(config.boot.root, { recursive: true, mode: 0o755 });
+  await recoverInterruptedRestores(ctx);
+  await installBootloaders(config.boot.root);
+  const [tftpHost, tftpPort] = splitHostPort(config.boot.tftpListen);
+  const tftpServer = new TftpBootServer({
+    host: tftpHost,
+    port: tftpPort,
+    root: config.boot.root,
+    log,
+    onFetch: (f) => progress.observe(f),
+  });
+  const tftp = await tftpServer.start();
 
   let ready = false;
-  const api = createApi({ ctx, live, isReady: () => ready }, { tokens, anonymousRole: config.auth.anonymousRole });
+  const api = createApi(
+    { ctx, live, progress, isReady: () => ready },
+    { tokens, anonymousRole: config.auth.anonymousRole },
+    config.boot.root,
+  );
   const [host, port] = splitHostPort(config.listen);
   const server = await new Promise<ServerType>((resolveServer, reject) => {
     const s = serve({ fetch: api.fetch, hostname: host, port }, () => resolveServer(s));
@@ -102,8 +144,17 @@ export async function startDaemon(config: Config, log: Log = createLogger(config
   });
   const address = server.address() as AddressInfo;
   const url = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  ctx.restore.httpUrl ||= url;
   log.info(
-    { url, database: resolve(config.database), storage: config.storage.url, inventory: inventoryFile },
+    {
+      url,
+      database: resolve(config.database),
+      storage: config.storage.url,
+      inventory: inventoryFile,
+      tftp: `${tftp.host}:${tftp.port}`,
+      bootRoot: resolve(config.boot.root),
+      power: ctx.power.name,
+    },
     'rearguard listening',
   );
 
@@ -117,13 +168,16 @@ export async function startDaemon(config: Config, log: Log = createLogger(config
     url,
     ctx,
     live,
+    progress,
     log,
+    tftp,
     stop: () =>
       (stopping ??= (async () => {
         const closed = new Promise<void>((r) => server.close(() => r()));
         await live.shutdown();
         if ('closeIdleConnections' in server) server.closeIdleConnections();
         await closed;
+        await tftpServer.stop();
         ctx.storage.close?.();
         db.$client.close();
         log.info({}, 'rearguard stopped');

@@ -14,6 +14,13 @@ describe('config', () => {
     expect(c.inventory).toBeUndefined();
     expect(c.targets).toEqual({ undercloud: { group: 'Undercloud' }, overcloud: { group: 'Controller' } });
     expect(c.auth.anonymousRole).toBeUndefined();
+    expect(c.boot).toMatchObject({ root: './var/tftp', tftpListen: '127.0.0.1:6969' });
+    expect(c.boot.httpUrl).toBeUndefined();
+    expect(c.power.driver).toBe('manual');
+  });
+
+  test('REARGUARD_TFTP_LISTEN overrides where the TFTP boot server listens', () => {
+    expect(loadConfig({ REARGUARD_TFTP_LISTEN: '192.0.2.1:69' }).boot.tftpListen).toBe('192.0.2.1:69');
   });
 
   test('a YAML file selected by REARGUARD_CONFIG, with REARGUARD_LISTEN winning over it', () => {
@@ -38,6 +45,10 @@ describe('config', () => {
     [{ auth: { tokens: [{ name: 'a', role: 'admin' }] } }, /: auth\.tokens\.0: give exactly one of sha256 or token/],
     [{ auth: { tokens: [{ name: 'a', role: 'root', token: 'x'.repeat(20) }] } }, /: auth\.tokens\.0\.role: /],
     [{ backup: { stagingdir: '/x' } }, /: backup: Unrecognized key: "stagingdir"/],
+    [{ boot: { tftpListen: 'tftp' } }, /: boot\.tftpListen: expected host:port/],
+    [{ power: { driver: 'command' } }, /: power\.command: the command power driver needs power\.command\.network/],
+    [{ power: { driver: 'ipmi' } }, /: power\.ipmi: the ipmi power driver needs power\.ipmi\.passwordFile/],
+    [{ power: { driver: 'wol' } }, /: power\.driver: /],
   ])('rejects %j with one line naming the field', (raw, message) => {
     expect(() => parseConfig(raw, 't')).toThrow(ConfigError);
     try {

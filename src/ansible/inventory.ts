@@ -78,6 +78,7 @@ function toHost(name: string, vars: Record<string, unknown>, groups: string[]): 
     user: first('ansible_user', 'ansible_ssh_user') ?? 'root',
     connection: first('ansible_connection') === 'local' ? 'local' : 'ssh',
     groups: [...groups].sort(),
+    vars: Object.fromEntries(Object.entries(vars).filter(([k]) => k.startsWith('rearguard_'))),
   };
   const key = first('ansible_ssh_private_key_file', 'ansible_private_key_file');
   if (key) host.privateKeyFile = key;

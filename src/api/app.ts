@@ -16,6 +16,11 @@ import { registerGetRun } from './routes/runs/get-run.ts';
 import { registerListRunEvents } from './routes/runs/list-run-events.ts';
 import { registerListNodes } from './routes/nodes/list-nodes.ts';
 import { registerHealth } from './routes/system/health.ts';
+import { registerCreateRestore } from './routes/restores/create-restore.ts';
+import { registerGetRestore } from './routes/restores/get-restore.ts';
+import { registerLastRestore } from './routes/restores/last-restore.ts';
+import { registerListRestores } from './routes/restores/list-restores.ts';
+import { bootRoutes } from './boot-routes.ts';
 
 export interface AuthSettings {
   tokens: Array<{ name: string; role: Role; sha256: string }>;
@@ -23,7 +28,7 @@ export interface AuthSettings {
 }
 
 /** The HTTP API: one error shape, validation through one hook, auth on every /v1 route but the docs. */
-export function createApi(deps: ApiDeps, auth: AuthSettings): Api {
+export function createApi(deps: ApiDeps, auth: AuthSettings, bootRoot: string): Api {
   const api: Api = new OpenAPIHono<AppEnv>({
     defaultHook: (result, c) => {
       if (result.success) return;
@@ -86,5 +91,10 @@ export function createApi(deps: ApiDeps, auth: AuthSettings): Api {
   registerListRunEvents(api, deps);
   registerCancelRun(api, deps);
   registerListNodes(api, deps);
+  registerLastRestore(api, deps);
+  registerListRestores(api, deps);
+  registerGetRestore(api, deps);
+  registerCreateRestore(api, deps);
+  api.route('/', bootRoutes(deps.ctx, deps.progress, bootRoot));
   return api;
 }

@@ -1,6 +1,6 @@
 import { z } from '@hono/zod-openapi';
 import { idPattern } from '../core/ids.ts';
-import type { Backup, Run, RunEvent } from '../core/model.ts';
+import { restorePhases, type Backup, type Restore, type Run, type RunEvent } from '../core/model.ts';
 import type { NodeRecord } from '../core/ports.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -15,6 +15,59 @@ export const backupIdParam = z.object({
     .regex(idPattern('bk'), 'not a backup id (bk_ followed by 26 base32 characters)')
     .openapi({ param: { name: 'id', in: 'path' }, example: 'bk_7q2m0c4x9d1f8h3k5n6p0r2s4t' }),
 });
+
+export const restoreIdParam = z.object({
+  id: z
+    .string()
+    .regex(idPattern('rs'), 'not a restore id (rs_ followed by 26 base32 characters)')
+    .openapi({ param: { name: 'id', in: 'path' }, example: 'rs_0c4x9d1f8h3k5n6p0r2s4t7q2m' }),
+});
+
+export const restoreStates = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'] as const;
+
+export const restoreSchema = z
+  .object({
+    id: z.string(),
+    backup_id: z.string(),
+    node: z.string(),
+    run_id: z.string().openapi({ description: 'The run: its events are the restore’s live log (GET /v1/runs/{id}/events).' }),
+    state: z.enum(restoreStates),
+    created_at: z.string().openapi({ format: 'date-time' }),
+    started_at: z.string().nullable(),
+    finished_at: z.string().nullable(),
+    requested_by: z.string().nullable(),
+    macs: z.array(z.string()).openapi({ description: 'The MACs whose network boot was staged.' }),
+    phases: z
+      .partialRecord(z.enum(restorePhases), z.string())
+      .openapi({
+        description:
+          'When each milestone was reached: staged, power_on, boot_config_fetched, kernel_fetched, initrd_fetched, rescue_booted, archive_fetched, recovered, cleaned_up.',
+      }),
+    failed_phase: z
+      .enum(restorePhases)
+      .nullable()
+      .openapi({ description: 'The phase a restore that did not succeed stopped in.' }),
+    error: z.string().nullable(),
+  })
+  .openapi('Restore');
+
+export function restoreOut(r: Restore): z.infer<typeof restoreSchema> {
+  return {
+    id: r.id,
+    backup_id: r.backupId,
+    node: r.node,
+    run_id: r.runId,
+    state: r.state,
+    created_at: iso(r.createdAt),
+    started_at: isoOrNull(r.startedAt),
+    finished_at: isoOrNull(r.finishedAt),
+    requested_by: r.requestedBy,
+    macs: r.macs,
+    phases: Object.fromEntries(restorePhases.filter((p) => r.phases[p] !== undefined).map((p) => [p, iso(r.phases[p]!)])),
+    failed_phase: r.failedPhase,
+    error: r.error,
+  };
+}
 
 export const runIdParam = z.object({
   id: z

@@ -1,5 +1,17 @@
 import type { Target } from './model.ts';
-import type { ArtefactCipher, Clock, Inventory, Logger, NodeAccess, PlaybookRunner, Records, Storage } from './ports.ts';
+import type {
+  ArtefactCipher,
+  ArtefactDecipher,
+  BootStaging,
+  Clock,
+  Inventory,
+  Logger,
+  NodeAccess,
+  PlaybookRunner,
+  PowerDriver,
+  Records,
+  Storage,
+} from './ports.ts';
 import type { RunJournal } from './run-journal.ts';
 
 export interface BackupSettings {
@@ -9,6 +21,14 @@ export interface BackupSettings {
   mysqldump: string;
   rear: Record<string, string | string[]>;
   rearCommand: string;
+}
+
+export interface RestoreSettings {
+  /** How booting nodes and their rescue system reach this daemon's HTTP server. */
+  httpUrl: string;
+  kernelArgs: string;
+  /** Per phase: power-on to initrd fetched, to rescue booted, to recover finished. */
+  timeoutsMs: { boot: number; rescue: number; recover: number };
 }
 
 /** Everything the domain services need, wired once in main. */
@@ -29,4 +49,9 @@ export interface CoreContext {
   backup: BackupSettings;
   leaseMs: number;
   transfer: { concurrentNodes: number };
+  /** Set when the operator gave the daemon identities to restore encrypted backups with. */
+  decipher?: ArtefactDecipher;
+  boot: BootStaging;
+  power: PowerDriver;
+  restore: RestoreSettings;
 }

@@ -23,7 +23,20 @@ export interface Run {
   quiesceOpen: boolean;
 }
 
-export type Phase = 'run' | 'preflight' | 'quiesce' | 'image' | 'unquiesce' | 'transfer' | 'verify' | 'cleanup' | 'recovery';
+export type Phase =
+  | 'run'
+  | 'preflight'
+  | 'quiesce'
+  | 'image'
+  | 'unquiesce'
+  | 'transfer'
+  | 'verify'
+  | 'cleanup'
+  | 'recovery'
+  | 'stage'
+  | 'power'
+  | 'recover'
+  | RestorePhase;
 
 export interface RunEvent {
   seq: number;
@@ -91,4 +104,43 @@ export interface BackupFilter {
 export interface Page<T> {
   items: T[];
   nextMarker: string | null;
+}
+
+export type RestoreState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
+
+/** The milestones of a restore, in the order a booting node reaches them. */
+export const restorePhases = [
+  'staged',
+  'power_on',
+  'boot_config_fetched',
+  'kernel_fetched',
+  'initrd_fetched',
+  'rescue_booted',
+  'archive_fetched',
+  'recovered',
+  'cleaned_up',
+] as const;
+export type RestorePhase = (typeof restorePhases)[number];
+
+export interface Restore {
+  id: string;
+  backupId: string;
+  node: string;
+  runId: string;
+  state: RestoreState;
+  createdAt: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  error: string | null;
+  requestedBy: string | null;
+  macs: string[];
+  phases: Partial<Record<RestorePhase, number>>;
+  failedPhase: RestorePhase | null;
+  updatedAt: number;
+}
+
+export interface RestoreFilter {
+  node?: string;
+  backupId?: string;
+  state?: RestoreState;
 }

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { Backup, BackupFilter, BackupState, Page, Run, RunEvent } from './model.ts';
+import type { Backup, BackupFilter, BackupState, Page, Restore, RestoreFilter, Run, RunEvent } from './model.ts';
 
 /** What the core needs from the outside world. Adapters in src/db, src/ansible, src/nodes, src/storage implement these. */
 
@@ -31,7 +31,16 @@ export interface Records {
     inStates(states: BackupState[]): Backup[];
   };
   restores: {
+    insert(restore: Restore): void;
+    get(id: string): Restore | undefined;
+    update(id: string, patch: Partial<Omit<Restore, 'id'>>): void;
     liveForBackup(backupId: string): boolean;
+    liveForNode(node: string): Restore | undefined;
+    byRun(runId: string): Restore | undefined;
+    list(filter: RestoreFilter, limit: number, marker?: string): Page<Restore>;
+    last(filter: Omit<RestoreFilter, 'state'>): Restore | undefined;
+    /** Restores a dead daemon left queued or running. */
+    unfinished(): Restore[];
   };
   nodes: {
     upsert(node: { name: string; target: string; address: string }): void;
@@ -57,6 +66,24 @@ export interface NodeRecord extends NodeIdentity {
   updatedAt: number;
 }
 
+/** One boot file request as a boot server (TFTP or HTTP) saw it: what restore progress is read from. */
+export interface BootFetch {
+  protocol: 'tftp' | 'http';
+  /** The client's IP address. */
+  client: string;
+  /** The requested path, relative to the boot root, without a leading slash. */
+  file: string;
+  outcome: 'sent' | 'refused' | 'failed';
+  /** Bytes sent (0 unless sent). */
+  bytes: number;
+  reason?: string;
+}
+
+/** Decrypts stored artefacts for a restore, with identities the operator gave the daemon for that purpose. */
+export interface ArtefactDecipher {
+  decrypt(input: Readable): Promise<Readable>;
+}
+
 /** A node as the inventory describes it. */
 export interface TargetHost {
   name: string;
@@ -65,6 +92,8 @@ export interface TargetHost {
   user: string;
   privateKeyFile?: string;
   connection: 'ssh' | 'local';
+  /** The host's `rearguard_*` inventory variables (e.g. its BMC for IPMI power control). */
+  vars?: Record<string, unknown>;
 }
 
 export interface Inventory {
@@ -162,4 +191,47 @@ export interface Logger {
   warn(obj: object, msg?: string): void;
   error(obj: object, msg?: string): void;
   debug(obj: object, msg?: string): void;
+}
+
+/** The node as a power driver needs it. */
+export interface PowerTarget {
+  name: string;
+  macs: string[];
+  ironicUuid: string | null;
+  /** The node's inventory variables (e.g. its BMC address for IPMI). */
+  vars: Record<string, unknown>;
+}
+
+/** Reboots a node into its network boot, and sets it back to boot from disk afterwards. */
+export interface PowerDriver {
+  name: string;
+  /** What the operator must do by hand, if anything (the `manual` driver). */
+  instructions?: string;
+  bootFromNetwork(node: PowerTarget): Promise<void>;
+  bootFromDisk(node: PowerTarget): Promise<void>;
+}
+
+/** What a restore stages for a node's network boot, and what the boot servers serve from it. */
+export interface RestoreBootSpec {
+  restoreId: string;
+  backupId: string;
+  node: string;
+  macs: string[];
+  /** How the node's iPXE and rescue system reach the daemon's HTTP server. */
+  httpUrl: string;
+  /** Kernel arguments besides the initrds (ReaR's `unattended`, console settings). */
+  kernelArgs: string;
+  /** Variables the rescue system's Rearguard hook reads (where to report, where the archive is). */
+  rescueEnv: Record<string, string>;
+}
+
+export interface BootStaging {
+  /** Writes one boot file of a restore (kernel, initrd) from a stream; resolves with its size. */
+  writeFile(restoreId: string, name: string, body: Readable): Promise<number>;
+  /** Renders the per-MAC boot configs (pxelinux, grub, iPXE) and the rescue overlay; the node can boot once this resolves. */
+  publish(spec: RestoreBootSpec): Promise<void>;
+  /** Removes everything staged for the restore; the node no longer finds a boot config. */
+  remove(restoreId: string, macs: string[]): Promise<void>;
+  /** Removes whatever a dead daemon left staged (at start-up, when no restore is live). */
+  sweep(): Promise<void>;
 }

@@ -92,6 +92,12 @@ export async function startBackup(ctx: CoreContext, live: LiveRuns, req: BackupR
     if (other) {
       throw new RearguardError('conflict', `a ${other.kind} run is already live on ${target}: ${other.id}`, { run_id: other.id });
     }
+    const restoring = hosts.map((h) => ctx.records.restores.liveForNode(h.name)).find((r) => r !== undefined);
+    if (restoring) {
+      throw new RearguardError('conflict', `node ${restoring.node} of ${target} is being restored: ${restoring.id}`, {
+        run_id: restoring.runId,
+      });
+    }
     ctx.records.runs.insert(run);
     for (const h of hosts) ctx.records.nodes.upsert({ name: h.name, target, address: h.address });
     for (const b of backups) ctx.records.backups.insert(b);

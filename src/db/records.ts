@@ -1,10 +1,12 @@
 import { and, asc, desc, eq, gt, inArray, lt, or, type SQL } from 'drizzle-orm';
 import { RearguardError } from '../core/errors.ts';
-import type { Backup, BackupFilter, Run, RunEvent } from '../core/model.ts';
+import type { Backup, BackupFilter, Restore, RestoreFilter, Run, RunEvent } from '../core/model.ts';
 import type { Records } from '../core/ports.ts';
 import { liveStates } from '../core/run-state.ts';
 import type { Db } from './client.ts';
 import { backups, nodes, restores, runEvents, runs } from './schema.ts';
+
+const liveRestoreStates: Array<Restore['state']> = ['queued', 'running'];
 
 /** The core's Records port on SQLite. better-sqlite3 is synchronous, so every call is too. */
 export function sqliteRecords(db: Db): Records {
@@ -13,6 +15,14 @@ export function sqliteRecords(db: Db): Records {
     if (filter.target) conds.push(eq(backups.target, filter.target));
     if (filter.node) conds.push(eq(backups.node, filter.node));
     if (filter.state) conds.push(eq(backups.state, filter.state));
+    return conds;
+  };
+
+  const restoreConditions = (filter: RestoreFilter): SQL[] => {
+    const conds: SQL[] = [];
+    if (filter.node) conds.push(eq(restores.node, filter.node));
+    if (filter.backupId) conds.push(eq(restores.backupId, filter.backupId));
+    if (filter.state) conds.push(eq(restores.state, filter.state));
     return conds;
   };
 
@@ -94,12 +104,52 @@ export function sqliteRecords(db: Db): Records {
     },
 
     restores: {
+      insert: (restore) => void db.insert(restores).values(restore).run(),
+      get: (id) => db.select().from(restores).where(eq(restores.id, id)).get() as Restore | undefined,
+      update: (id, patch) => void db.update(restores).set(patch).where(eq(restores.id, id)).run(),
       liveForBackup: (backupId) =>
         db
           .select({ id: restores.id })
           .from(restores)
-          .where(and(eq(restores.backupId, backupId), inArray(restores.state, ['queued', 'running'])))
+          .where(and(eq(restores.backupId, backupId), inArray(restores.state, liveRestoreStates)))
           .get() !== undefined,
+      liveForNode: (node) =>
+        db
+          .select()
+          .from(restores)
+          .where(and(eq(restores.node, node), inArray(restores.state, liveRestoreStates)))
+          .get() as Restore | undefined,
+      byRun: (runId) => db.select().from(restores).where(eq(restores.runId, runId)).get() as Restore | undefined,
+      list: (filter, limit, marker) => {
+        const conds = restoreConditions(filter);
+        if (marker !== undefined) {
+          const m = db
+            .select({ createdAt: restores.createdAt, id: restores.id })
+            .from(restores)
+            .where(eq(restores.id, marker))
+            .get();
+          if (!m) throw new RearguardError('invalid', `marker ${marker} is not a restore id`, { field: 'marker' });
+          conds.push(or(lt(restores.createdAt, m.createdAt), and(eq(restores.createdAt, m.createdAt), lt(restores.id, m.id)))!);
+        }
+        const rows = db
+          .select()
+          .from(restores)
+          .where(and(...conds))
+          .orderBy(desc(restores.createdAt), desc(restores.id))
+          .limit(limit + 1)
+          .all() as Restore[];
+        const items = rows.slice(0, limit);
+        return { items, nextMarker: rows.length > limit ? items[items.length - 1]!.id : null };
+      },
+      last: (filter) =>
+        db
+          .select()
+          .from(restores)
+          .where(and(...restoreConditions(filter)))
+          .orderBy(desc(restores.createdAt), desc(restores.id))
+          .limit(1)
+          .get() as Restore | undefined,
+      unfinished: () => db.select().from(restores).where(inArray(restores.state, liveRestoreStates)).all() as Restore[],
     },
 
     nodes: {

@@ -89,11 +89,33 @@ export const restores = sqliteTable(
     runId: text('run_id').references(() => runs.id),
     state: text('state', { enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'] }).notNull(),
     createdAt: integer('created_at').notNull(),
+    startedAt: integer('started_at'),
     finishedAt: integer('finished_at'),
     error: text('error'),
     requestedBy: text('requested_by'),
+    /** The MACs the node PXE-boots from, as they were when the restore was staged. */
+    macs: text('macs', { mode: 'json' })
+      .$type<string[]>()
+      .notNull()
+      .default(sql`'[]'`),
+    /** When each phase was reached (epoch ms), by phase name. */
+    phases: text('phases', { mode: 'json' })
+      .$type<Record<string, number>>()
+      .notNull()
+      .default(sql`'{}'`),
+    /** The phase a failed restore stopped in. */
+    failedPhase: text('failed_phase'),
+    updatedAt: integer('updated_at').notNull().default(0),
   },
-  (t) => [index('restores_backup').on(t.backupId, t.state), index('restores_created').on(t.createdAt, t.id)],
+  (t) => [
+    index('restores_backup').on(t.backupId, t.state),
+    index('restores_created').on(t.createdAt, t.id),
+    index('restores_node_created').on(t.node, t.createdAt, t.id),
+    // One live restore per node, enforced by the database itself.
+    uniqueIndex('restores_one_live_per_node')
+      .on(t.node)
+      .where(sql`state in ('queued', 'running')`),
+  ],
 );
 
 export const nodes = sqliteTable('nodes', {

@@ -49,7 +49,7 @@ describe('POST /v1/backup/{target}', () => {
     for (const a of backup.manifest.artefacts) {
       expect(sha256(join(dir, a.name))).toBe(a.sha256);
     }
-    expect(backup.size).toBe(301_000);
+    expect(backup.size).toBe(306_000);
     expect(sha256(join(dir, 'manifest.json'))).toBe(backup.sha256);
     expect(existsSync(join(ws.staging, backup.id))).toBe(false);
 

@@ -19,7 +19,7 @@ export interface DaemonProcess {
 export function spawnDaemon(opts: { cwd?: string; env?: Record<string, string> } = {}): DaemonProcess {
   const child = spawn(process.execPath, [resolve(repo, 'bin/rearguardd.js')], {
     cwd: opts.cwd ?? repo,
-    env: { ...process.env, REARGUARD_LISTEN: '127.0.0.1:0', ...opts.env },
+    env: { ...process.env, REARGUARD_LISTEN: '127.0.0.1:0', REARGUARD_TFTP_LISTEN: '127.0.0.1:0', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });

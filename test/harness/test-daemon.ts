@@ -57,6 +57,7 @@ export class Workspace {
       auth: { tokens: Object.entries(tokens).map(([role, token]) => ({ name: `${role}-client`, role, token })) },
       backup: { stagingDir: this.staging },
       ansible: { playbookDir: fixturePlaybooks },
+      boot: { tftpListen: '127.0.0.1:0' },
       log: { level: 'warn' },
       ...overrides,
     };

@@ -1,0 +1,102 @@
+import { createReadStream } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { getConnInfo } from '@hono/node-server/conninfo';
+import type { Context } from 'hono';
+import { Hono } from 'hono';
+import { bootConfigPaths, renderChainScript, restoreDir } from '../boot/boot-configs.ts';
+import type { CoreContext } from '../core/context.ts';
+import { idPattern } from '../core/ids.ts';
+import type { BootFetch } from '../core/ports.ts';
+import { openRestoreArchive } from '../core/restore-archive.ts';
+import { rescueReports, type RescueReport, type RestoreProgress } from '../core/restore-progress.ts';
+
+const MAC = /^[0-9a-f]{2}(-[0-9a-f]{2}){5}$/;
+const FILE = /^(kernel|initrd\.cgz|rearguard\.cpio)$/;
+
+/**
+ * HTTP boot for iPXE and the rescue system, outside /v1: firmware sends no API token. What a node
+ * can fetch is what a live restore staged for it (the same files the TFTP server serves); every
+ * request is logged with the client's address and tells the restore's progress.
+ */
+export function bootRoutes(ctx: CoreContext, progress: RestoreProgress, root: string): Hono {
+  const app = new Hono();
+  const client = (c: Context) => getConnInfo(c).remote.address ?? 'unknown';
+  const seen = (c: Context, file: string, outcome: BootFetch['outcome'], bytes = 0, reason?: string) => {
+    const fetch: BootFetch = { protocol: 'http', client: client(c), file, outcome, bytes, ...(reason ? { reason } : {}) };
+    if (outcome === 'sent') ctx.log.info(fetch, 'http boot: sent');
+    else ctx.log.warn(fetch, `http boot: ${outcome}`);
+    progress.observe(fetch);
+  };
+  const missing = (c: Context, file: string, reason: string) => {
+    seen(c, file, 'refused', 0, reason);
+    return c.text(`${reason}\n`, 404);
+  };
+
+  app.get('/boot/ipxe', (c) => c.text(renderChainScript(ctx.restore.httpUrl)));
+
+  app.get('/boot/ipxe/:mac', async (c) => {
+    const mac = c.req.param('mac').toLowerCase();
+    if (!MAC.test(mac)) return missing(c, `ipxe/${mac}`, 'not a MAC address');
+    const path = bootConfigPaths(mac).ipxe;
+    const script = await readFile(join(root, path), 'utf8').catch(() => null);
+    if (script === null) return missing(c, path, 'no restore is staged for this node');
+    seen(c, path, 'sent', Buffer.byteLength(script));
+    return c.text(script);
+  });
+
+  app.on(['GET', 'HEAD'], '/boot/:id/files/:name', async (c) => {
+    const { id, name } = c.req.param();
+    if (!idPattern('rs').test(id) || !FILE.test(name)) return missing(c, `${id}/${name}`, 'no such boot file');
+    const path = `${restoreDir(id)}/${name}`;
+    const file = join(root, path);
+    const info = await stat(file).catch(() => null);
+    if (!info?.isFile()) return missing(c, path, 'not staged (no live restore has this file)');
+    return sendRange(c, info.size, (range) => {
+      const stream = createReadStream(file, range);
+      stream.on('end', () => seen(c, path, 'sent', range ? range.end - range.start + 1 : info.size));
+      return stream;
+    });
+  });
+
+  app.get('/boot/:id/archive', async (c) => {
+    const id = c.req.param('id');
+    if (!idPattern('rs').test(id)) return missing(c, `${id}/archive`, 'not a restore id');
+    const archive = await openRestoreArchive(ctx, id);
+    if (!archive) return missing(c, `${restoreDir(id)}/archive`, 'no live restore with an archive');
+    archive.body.on('end', () => seen(c, `${restoreDir(id)}/archive`, 'sent', archive.size));
+    return new Response(Readable.toWeb(archive.body) as unknown as ReadableStream, {
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(archive.size) },
+    });
+  });
+
+  app.post('/boot/:id/report/:what', (c) => {
+    const { id, what } = c.req.param();
+    if (!idPattern('rs').test(id) || !(rescueReports as readonly string[]).includes(what)) return c.text('unknown report\n', 404);
+    ctx.log.info({ client: client(c), restore: id, report: what }, 'rescue system report');
+    return progress.report(id, what as RescueReport) ? c.body(null, 204) : c.text('no live restore with this id\n', 404);
+  });
+
+  return app;
+}
+
+/** A whole file or one `Range: bytes=a-b`, as boot firmware asks for them. */
+function sendRange(c: Context, size: number, open: (range?: { start: number; end: number }) => Readable): Response {
+  const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream', 'Accept-Ranges': 'bytes' };
+  const header = c.req.header('range');
+  let range: { start: number; end: number } | undefined;
+  if (header) {
+    const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+    const start = m?.[1] ? Number(m[1]) : m?.[2] ? size - Number(m[2]) : NaN;
+    const end = m?.[1] && m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
+    if (!m || !(start >= 0) || start > end) {
+      return new Response(null, { status: 416, headers: { ...headers, 'Content-Range': `bytes */${size}` } });
+    }
+    range = { start, end };
+    headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
+  }
+  headers['Content-Length'] = String(range ? range.end - range.start + 1 : size);
+  if (c.req.method === 'HEAD') return new Response(null, { status: range ? 206 : 200, headers });
+  return new Response(Readable.toWeb(open(range)) as unknown as ReadableStream, { status: range ? 206 : 200, headers });
+}

@@ -1,0 +1,71 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { projectDir } from '../config.ts';
+import type { RestoreBootSpec } from '../core/ports.ts';
+import { newcArchive } from './cpio.ts';
+
+/** `aa:bb:cc:dd:ee:ff` as boot loaders name per-MAC files: `aa-bb-cc-dd-ee-ff`. */
+export const macFileName = (mac: string) => mac.toLowerCase().replaceAll(':', '-');
+
+/** Where a restore's files live, relative to the boot root (the TFTP root; HTTP serves the same files). */
+export const restoreDir = (restoreId: string) => `rearguard/${restoreId}`;
+
+export const bootConfigPaths = (mac: string) => ({
+  pxelinux: `pxelinux.cfg/01-${macFileName(mac)}`,
+  grub: `grub.cfg-01-${macFileName(mac)}`,
+  ipxe: `ipxe/${macFileName(mac)}.ipxe`,
+});
+
+const templates = new Map<string, string>();
+function render(template: string, values: Record<string, string>): string {
+  let text = templates.get(template);
+  if (text === undefined) templates.set(template, (text = readFileSync(resolve(projectDir, 'pxe', template), 'utf8')));
+  return text.replace(/\{\{(\w+)\}\}/g, (whole, key: string) => values[key] ?? whole);
+}
+
+/** The kernel arguments ReaR's own PXE and ISO configs boot the rescue system with, then the configured ones (e.g. `unattended`). */
+const rescueArgs = (spec: RestoreBootSpec) =>
+  `root=/dev/ram0 vga=normal rw rearguard.restore=${spec.restoreId} ${spec.kernelArgs}`.trim();
+
+/** The per-MAC boot configs of a restore, by path relative to the boot root. */
+export function renderBootConfigs(spec: RestoreBootSpec): Map<string, string> {
+  const dir = restoreDir(spec.restoreId);
+  const values = {
+    restore_id: spec.restoreId,
+    backup_id: spec.backupId,
+    node: spec.node,
+    kernel: `${dir}/kernel`,
+    initrd: `${dir}/initrd.cgz`,
+    overlay: `${dir}/rearguard.cpio`,
+    args: rescueArgs(spec),
+    http: spec.httpUrl.replace(/\/+$/, ''),
+  };
+  const files = new Map<string, string>();
+  for (const mac of spec.macs) {
+    const paths = bootConfigPaths(mac);
+    files.set(paths.pxelinux, render('pxelinux.cfg', values));
+    files.set(paths.grub, render('grub.cfg', values));
+    files.set(paths.ipxe, render('boot.ipxe', values));
+  }
+  return files;
+}
+
+/** The script iPXE firmware is pointed at: it chains to the node's own script, if one is staged. */
+export const renderChainScript = (httpUrl: string) => render('chain.ipxe', { http: httpUrl.replace(/\/+$/, '') });
+
+const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
+
+/** The initramfs overlay: the rescue hook and what it needs to know about this restore. */
+export function renderRescueOverlay(spec: RestoreBootSpec): Buffer {
+  const env = Object.entries(spec.rescueEnv)
+    .map(([k, v]) => `${k}=${shellQuote(v)}\n`)
+    .join('');
+  return newcArchive([
+    { name: 'etc', mode: 0o755 },
+    { name: 'etc/rearguard', mode: 0o700 },
+    { name: 'etc/rearguard/restore.env', mode: 0o600, data: Buffer.from(env) },
+    { name: 'etc/scripts', mode: 0o755 },
+    { name: 'etc/scripts/system-setup.d', mode: 0o755 },
+    { name: 'etc/scripts/system-setup.d/90-rearguard.sh', mode: 0o755, data: Buffer.from(render('rescue-hook.sh', {})) },
+  ]);
+}

@@ -1,0 +1,20 @@
+import { RearguardError } from './errors.ts';
+import type { Artefact, Backup } from './model.ts';
+
+export interface BootArtefacts {
+  kernel: Artefact;
+  initrd: Artefact;
+  /** The file archive ReaR's recover restores; a backup without one boots, but has nothing to recover. */
+  archive: Artefact | undefined;
+}
+
+/** The artefacts of a backup that a network boot needs; a backup without a kernel and initrd cannot be restored by PXE. */
+export function bootArtefacts(backup: Backup): BootArtefacts {
+  const find = (name: string) => backup.manifest?.artefacts.find((a) => a.name === name);
+  const kernel = find('kernel');
+  const initrd = find('initrd.cgz');
+  if (!kernel || !initrd) {
+    throw new RearguardError('unprocessable', `backup ${backup.id} has no rescue kernel and initrd to boot from`);
+  }
+  return { kernel, initrd, archive: find('backup.tar.gz') };
+}

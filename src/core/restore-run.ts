@@ -1,0 +1,199 @@
+import type { Readable } from 'node:stream';
+import { HashingCounter, VerificationError } from './artefact-transfer.ts';
+import type { StopReason } from './backup-run.ts';
+import type { CoreContext } from './context.ts';
+import type { Artefact, Backup, Restore, RestorePhase, RestoreState } from './model.ts';
+import type { PowerTarget } from './ports.ts';
+import { bootArtefacts } from './restore-artefacts.ts';
+import type { RestoreProgress } from './restore-progress.ts';
+import { assertTransition } from './run-state.ts';
+import { storagePrefix } from './stored-backup.ts';
+
+/** Raised inside a restore to name the phase it failed in. */
+class PhaseError extends Error {
+  constructor(
+    readonly phase: RestorePhase,
+    message: string,
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+  }
+}
+
+/**
+ * Executes one restore: stage the backup's kernel and initrd (verified against its manifest) and
+ * the node's boot configs, power the node into its network boot, then follow it through each
+ * milestone with a timeout per phase. Whatever the outcome, the boot configs are removed (so the
+ * node does not boot the rescue image again) and the node is set back to boot from disk before
+ * the restore's record ends.
+ */
+export async function executeRestoreRun(
+  ctx: CoreContext,
+  progress: RestoreProgress,
+  restoreId: string,
+  signal: AbortSignal,
+): Promise<void> {
+  const restore = ctx.records.restores.get(restoreId)!;
+  const backup = ctx.records.backups.get(restore.backupId)!;
+  const runId = restore.runId;
+  const started = ctx.clock.now();
+  assertTransition(ctx.records.runs.get(runId)!.state, 'running');
+  ctx.records.runs.update(runId, { state: 'running', startedAt: started });
+  ctx.records.restores.update(restoreId, { state: 'running', startedAt: started, updatedAt: started });
+
+  const target = await powerTarget(ctx, restore);
+  let powered = false;
+  let state: RestoreState = 'succeeded';
+  let error: string | null = null;
+  let failedPhase: RestorePhase | null = null;
+  try {
+    await stage(ctx, progress, restore, backup, signal);
+    await inPhase('power_on', async () => {
+      await ctx.power.bootFromNetwork(target);
+      powered = true;
+      const how = ctx.power.instructions ? `: ${ctx.power.instructions}` : '';
+      progress.reach(
+        restoreId,
+        'power_on',
+        `${ctx.power.name}: ${restore.node} set to boot from the network and restarted${how}`,
+      );
+    });
+    const t = ctx.restore.timeoutsMs;
+    await inPhase('initrd_fetched', () => progress.until(restoreId, 'initrd_fetched', t.boot, signal));
+    await inPhase('rescue_booted', () => progress.until(restoreId, 'rescue_booted', t.rescue, signal));
+    await inPhase('recovered', () => progress.until(restoreId, 'recovered', t.recover, signal));
+  } catch (err) {
+    const stop = signal.aborted ? (signal.reason as StopReason) : null;
+    failedPhase = err instanceof PhaseError ? err.phase : 'staged';
+    const cause = err instanceof PhaseError ? (err.cause as Error) : (err as Error);
+    if (stop) {
+      state = stop === 'cancelled' ? 'cancelled' : 'interrupted';
+      error = `restore ${stop === 'cancelled' ? 'cancelled' : 'interrupted by daemon shutdown'} while waiting for ${failedPhase}`;
+    } else {
+      state = 'failed';
+      error = `${failedPhase}: ${cause.message}`;
+    }
+  }
+
+  await cleanUp(ctx, progress, restore, target, powered);
+  const finished = ctx.clock.now();
+  assertTransition(ctx.records.runs.get(runId)!.state, state);
+  ctx.records.restores.update(restoreId, {
+    state,
+    error,
+    failedPhase: state === 'succeeded' ? null : failedPhase,
+    finishedAt: finished,
+    updatedAt: finished,
+  });
+  ctx.records.runs.update(runId, { state, error, finishedAt: finished, leaseOwner: null, leaseExpiresAt: null });
+  progress.forget(restoreId);
+  ctx.journal.record(runId, 'run', `restore ${state}${error ? `: ${error}` : ''}`, {
+    level: state === 'succeeded' ? 'info' : 'error',
+    host: restore.node,
+  });
+}
+
+async function inPhase(phase: RestorePhase, step: () => Promise<void>): Promise<void> {
+  try {
+    await step();
+  } catch (err) {
+    if (err instanceof PhaseError) throw err;
+    throw new PhaseError(phase, (err as Error).message, { cause: err });
+  }
+}
+
+/** Copies kernel and initrd from storage into the boot root, each verified against the manifest, then publishes the node's boot configs. */
+async function stage(
+  ctx: CoreContext,
+  progress: RestoreProgress,
+  restore: Restore,
+  backup: Backup,
+  signal: AbortSignal,
+): Promise<void> {
+  await inPhase('staged', async () => {
+    const { kernel, initrd, archive } = bootArtefacts(backup);
+    for (const artefact of [kernel, initrd]) {
+      if (signal.aborted) throw new Error(String(signal.reason));
+      const body = await openArtefact(ctx, backup, artefact);
+      const counter = new HashingCounter();
+      body.on('error', (err) => counter.destroy(err));
+      await ctx.boot.writeFile(restore.id, artefact.name, body.pipe(counter));
+      const sha256 = counter.digest();
+      if (counter.bytes !== artefact.size || sha256 !== artefact.sha256) {
+        throw new VerificationError(
+          `${artefact.name} from storage (${counter.bytes} bytes, sha256 ${sha256}) differs from the backup's manifest (${artefact.size} bytes, sha256 ${artefact.sha256})`,
+        );
+      }
+    }
+    const base = ctx.restore.httpUrl.replace(/\/+$/, '');
+    await ctx.boot.publish({
+      restoreId: restore.id,
+      backupId: backup.id,
+      node: restore.node,
+      macs: restore.macs,
+      httpUrl: base,
+      kernelArgs: ctx.restore.kernelArgs,
+      rescueEnv: {
+        RG_RESTORE_ID: restore.id,
+        RG_BACKUP_ID: backup.id,
+        RG_NODE: restore.node,
+        RG_HTTP: base,
+        RG_ARCHIVE_PATH: archive ? `${ctx.backup.stagingDir}/${backup.id}/backup.tar.gz` : '',
+        RG_ARCHIVE_SHA256: archive?.sha256 ?? '',
+      },
+    });
+    progress.reach(
+      restore.id,
+      'staged',
+      `kernel and initrd of ${backup.id} verified and staged; boot configs for ${restore.macs.join(', ')} published`,
+      {
+        kernel_bytes: kernel.size,
+        initrd_bytes: initrd.size,
+      },
+    );
+  });
+}
+
+/** A stored artefact's plaintext: decrypted on the way when the backup is encrypted. */
+export async function openArtefact(
+  ctx: CoreContext,
+  backup: Backup,
+  artefact: Artefact,
+  range?: { start: number; end?: number },
+): Promise<Readable> {
+  const stored = await ctx.storage.get(
+    `${storagePrefix(backup)}${artefact.name}`,
+    backup.manifest?.encryption ? undefined : range,
+  );
+  if (!backup.manifest?.encryption) return stored;
+  if (!ctx.decipher) throw new Error(`backup ${backup.id} is encrypted and the daemon has no identity to decrypt it`);
+  return ctx.decipher.decrypt(stored);
+}
+
+async function cleanUp(
+  ctx: CoreContext,
+  progress: RestoreProgress,
+  restore: Restore,
+  target: PowerTarget,
+  powered: boolean,
+): Promise<void> {
+  const problems: string[] = [];
+  await ctx.boot.remove(restore.id, restore.macs).catch((err: Error) => problems.push(`boot files not removed: ${err.message}`));
+  if (powered)
+    await ctx.power.bootFromDisk(target).catch((err: Error) => problems.push(`boot device not set back to disk: ${err.message}`));
+  for (const p of problems) ctx.journal.record(restore.runId, 'cleanup', p, { level: 'error', host: restore.node });
+  if (problems.length === 0) {
+    progress.reach(
+      restore.id,
+      'cleaned_up',
+      `boot configs for ${restore.macs.join(', ')} removed${powered ? '; boot device set back to disk' : ''}`,
+    );
+  }
+}
+
+async function powerTarget(ctx: CoreContext, restore: Restore): Promise<PowerTarget> {
+  const known = ctx.records.nodes.list({}).find((n) => n.name === restore.node);
+  const group = known ? ctx.targets[known.target as keyof typeof ctx.targets]?.group : undefined;
+  const host = group ? (await ctx.inventory.hostsOf(group).catch(() => [])).find((h) => h.name === restore.node) : undefined;
+  return { name: restore.node, macs: restore.macs, ironicUuid: known?.ironicUuid ?? null, vars: host?.vars ?? {} };
+}
