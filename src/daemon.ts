@@ -14,6 +14,7 @@ import type { CoreContext } from './core/context.ts';
 import { LiveRuns } from './core/live-runs.ts';
 import type { Inventory, PlaybookRunner, TargetHost } from './core/ports.ts';
 import { recoverInterruptedRuns } from './core/run-recovery.ts';
+import { checkStorage } from './core/storage-check.ts';
 import { RunJournal } from './core/run-journal.ts';
 import { openDatabase } from './db/client.ts';
 import { ageCipher } from './encryption/age-cipher.ts';
@@ -161,6 +162,9 @@ export async function startDaemon(config: Config, log: Log = createLogger(config
   // Before any new run: restart services and close the records of runs a dead daemon left behind.
   await recoverInterruptedRuns(ctx);
   await resumeDeletes(ctx);
+  // Storage may be away at start-up (backups then fail at preflight), but the operator hears of it now.
+  const storage = await checkStorage(ctx);
+  if (!storage.writable) log.warn({ storage: storage.location, error: storage.error }, 'storage is not writable');
   ready = true;
 
   let stopping: Promise<void> | undefined;

@@ -21,6 +21,7 @@ import { registerGetRestore } from './routes/restores/get-restore.ts';
 import { registerLastRestore } from './routes/restores/last-restore.ts';
 import { registerListRestores } from './routes/restores/list-restores.ts';
 import { bootRoutes } from './boot-routes.ts';
+import { registerValidateStorage } from './routes/storage/validate-storage.ts';
 
 export interface AuthSettings {
   tokens: Array<{ name: string; role: Role; sha256: string }>;
@@ -95,6 +96,7 @@ export function createApi(deps: ApiDeps, auth: AuthSettings, bootRoot: string): 
   registerListRestores(api, deps);
   registerGetRestore(api, deps);
   registerCreateRestore(api, deps);
+  registerValidateStorage(api, deps);
   api.route('/', bootRoutes(deps.ctx, deps.progress, bootRoot));
   return api;
 }
