@@ -3,6 +3,7 @@ import { RearguardError } from './errors.ts';
 import { newId } from './ids.ts';
 import { targets, type Backup, type Run, type Target } from './model.ts';
 import { executeBackupRun } from './backup-run.ts';
+import { newRun } from './new-run.ts';
 import type { LiveRuns } from './live-runs.ts';
 
 export interface BackupRequest {
@@ -50,23 +51,15 @@ export async function startBackup(ctx: CoreContext, live: LiveRuns, req: BackupR
     });
   }
 
-  const now = ctx.clock.now();
-  const run: Run = {
-    id: newId('run'),
+  const run = newRun(ctx, {
     kind: 'backup',
     target,
     params: { stopall: req.stopall },
-    state: 'queued',
-    createdAt: now,
-    startedAt: null,
-    finishedAt: null,
-    error: null,
     requestedBy: req.requestedBy,
-    idempotencyKey: req.idempotencyKey ?? null,
-    leaseOwner: ctx.instanceId,
-    leaseExpiresAt: now + ctx.leaseMs,
-    quiesceOpen: false,
-  };
+    idempotencyKey: req.idempotencyKey,
+  });
+  const now = run.createdAt;
+
   const backups: Backup[] = hosts.map((h) => ({
     id: newId('bk'),
     name: `${h.name}-${stamp(now)}`,

@@ -5,6 +5,7 @@ import type { LiveRuns } from './live-runs.ts';
 import type { Backup, Restore, Run } from './model.ts';
 import type { NodeRecord } from './ports.ts';
 import { executeRestoreRun } from './restore-run.ts';
+import { newRun } from './new-run.ts';
 import type { RestoreProgress } from './restore-progress.ts';
 import { bootArtefacts } from './restore-artefacts.ts';
 
@@ -53,23 +54,15 @@ export function startRestore(ctx: CoreContext, live: LiveRuns, progress: Restore
     );
   }
 
-  const now = ctx.clock.now();
-  const run: Run = {
-    id: newId('run'),
+  const run = newRun(ctx, {
     kind: 'restore',
     target: `node:${node.name}`,
     params: { backup_id: backup.id, node: node.name },
-    state: 'queued',
-    createdAt: now,
-    startedAt: null,
-    finishedAt: null,
-    error: null,
     requestedBy: req.requestedBy,
-    idempotencyKey: req.idempotencyKey ?? null,
-    leaseOwner: ctx.instanceId,
-    leaseExpiresAt: now + ctx.leaseMs,
-    quiesceOpen: false,
-  };
+    idempotencyKey: req.idempotencyKey,
+  });
+  const now = run.createdAt;
+
   const restore: Restore = {
     id: newId('rs'),
     backupId: backup.id,

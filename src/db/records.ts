@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, inArray, lt, or, type SQL } from 'drizzle-orm';
 import { RearguardError } from '../core/errors.ts';
-import type { Backup, BackupFilter, Restore, RestoreFilter, Run, RunEvent } from '../core/model.ts';
+import type { Backup, BackupFilter, Page, Restore, RestoreFilter, Run, RunEvent } from '../core/model.ts';
+import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Records } from '../core/ports.ts';
 import { liveStates } from '../core/run-state.ts';
 import type { Db } from './client.ts';
@@ -24,6 +25,32 @@ export function sqliteRecords(db: Db): Records {
     if (filter.backupId) conds.push(eq(restores.backupId, filter.backupId));
     if (filter.state) conds.push(eq(restores.state, filter.state));
     return conds;
+  };
+
+  /** Keyset pagination, newest first: a page strictly after the marker in (time desc, id desc) order. */
+  const newestFirst = (
+    table: typeof backups | typeof restores,
+    time: SQLiteColumn,
+    conds: SQL[],
+    limit: number,
+    marker: string | undefined,
+  ): Page<{ id: string }> => {
+    const what = table === backups ? 'backup' : 'restore';
+    if (marker !== undefined) {
+      const m = db.select({ at: time, id: table.id }).from(table).where(eq(table.id, marker)).get() as
+        { at: number; id: string } | undefined;
+      if (!m) throw new RearguardError('invalid', `marker ${marker} is not a ${what} id`, { field: 'marker' });
+      conds = [...conds, or(lt(time, m.at), and(eq(time, m.at), lt(table.id, m.id)))!];
+    }
+    const rows = db
+      .select()
+      .from(table)
+      .where(and(...conds))
+      .orderBy(desc(time), desc(table.id))
+      .limit(limit + 1)
+      .all();
+    const items = rows.slice(0, limit);
+    return { items, nextMarker: rows.length > limit ? items[items.length - 1]!.id : null };
   };
 
   return {
@@ -67,30 +94,8 @@ export function sqliteRecords(db: Db): Records {
       get: (id) => db.select().from(backups).where(eq(backups.id, id)).get() as Backup | undefined,
       update: (id, patch) => void db.update(backups).set(patch).where(eq(backups.id, id)).run(),
       delete: (id) => void db.delete(backups).where(eq(backups.id, id)).run(),
-      list: (filter, limit, marker) => {
-        const conds = backupConditions(filter);
-        if (marker !== undefined) {
-          const m = db
-            .select({ creationDate: backups.creationDate, id: backups.id })
-            .from(backups)
-            .where(eq(backups.id, marker))
-            .get();
-          if (!m) throw new RearguardError('invalid', `marker ${marker} is not a backup id`, { field: 'marker' });
-          // Keyset pagination: strictly after the marker in (creation_date desc, id desc) order.
-          conds.push(
-            or(lt(backups.creationDate, m.creationDate), and(eq(backups.creationDate, m.creationDate), lt(backups.id, m.id)))!,
-          );
-        }
-        const rows = db
-          .select()
-          .from(backups)
-          .where(and(...conds))
-          .orderBy(desc(backups.creationDate), desc(backups.id))
-          .limit(limit + 1)
-          .all() as Backup[];
-        const items = rows.slice(0, limit);
-        return { items, nextMarker: rows.length > limit ? items[items.length - 1]!.id : null };
-      },
+      list: (filter, limit, marker) =>
+        newestFirst(backups, backups.creationDate, backupConditions(filter), limit, marker) as Page<Backup>,
       last: (filter) =>
         db
           .select()
@@ -120,27 +125,8 @@ export function sqliteRecords(db: Db): Records {
           .where(and(eq(restores.node, node), inArray(restores.state, liveRestoreStates)))
           .get() as Restore | undefined,
       byRun: (runId) => db.select().from(restores).where(eq(restores.runId, runId)).get() as Restore | undefined,
-      list: (filter, limit, marker) => {
-        const conds = restoreConditions(filter);
-        if (marker !== undefined) {
-          const m = db
-            .select({ createdAt: restores.createdAt, id: restores.id })
-            .from(restores)
-            .where(eq(restores.id, marker))
-            .get();
-          if (!m) throw new RearguardError('invalid', `marker ${marker} is not a restore id`, { field: 'marker' });
-          conds.push(or(lt(restores.createdAt, m.createdAt), and(eq(restores.createdAt, m.createdAt), lt(restores.id, m.id)))!);
-        }
-        const rows = db
-          .select()
-          .from(restores)
-          .where(and(...conds))
-          .orderBy(desc(restores.createdAt), desc(restores.id))
-          .limit(limit + 1)
-          .all() as Restore[];
-        const items = rows.slice(0, limit);
-        return { items, nextMarker: rows.length > limit ? items[items.length - 1]!.id : null };
-      },
+      list: (filter, limit, marker) =>
+        newestFirst(restores, restores.createdAt, restoreConditions(filter), limit, marker) as Page<Restore>,
       last: (filter) =>
         db
           .select()
