@@ -13,8 +13,7 @@ import { open, realpath, type FileHandle } from 'node:fs/promises';
 import { isAbsolute, join, sep } from 'node:path';
 import tftp, { type GetStream, type PutStream, type Server } from 'tftp';
 import rrq from 'tftp/lib/protocol/packets/rrq.js';
-import type { Logger } from '../core/ports.ts';
-import type { BootFetch } from './boot-fetch.ts';
+import type { BootFetch, Logger } from '../core/ports.ts';
 import { sendFile, takeOverTransfer } from './tftp-send.ts';
 
 export interface TftpBootServerOptions {
@@ -116,10 +115,7 @@ export class TftpBootServer {
   private onRequest(req: GetStream, res: PutStream): void {
     const client = req.stats.remoteAddress;
     const { file } = req;
-    this.opts.log.info(
-      { client, file, blksize: req.stats.blockSize, windowsize: req.stats.windowSize },
-      'tftp: read request',
-    );
+    this.opts.log.info({ client, file, blksize: req.stats.blockSize, windowsize: req.stats.windowSize }, 'tftp: read request');
     let refusal: Refusal | undefined;
     let failure: string | undefined;
     let closed = false;

@@ -88,7 +88,7 @@ export function sendFile(req: GetStream, res: PutStream, file: FileHandle, size:
   let next = 1;
   let sent = 0; // the highest block sent so far
   let waiting = false;
-  let ackedAtLastTick = 0;
+  let ackedAtLastTick = -1; // the first tick after the first window counts as progress: >= 1 s before a resend
   let idleTicks = 0;
   let started = false;
 
@@ -102,7 +102,8 @@ export function sendFile(req: GetStream, res: PutStream, file: FileHandle, size:
     const buffer = Buffer.allocUnsafe(length);
     const reading = file.read(buffer, 0, length, start).then(
       ({ bytesRead }) => {
-        if (bytesRead !== length) throw new Error(`the file shrank while it was being sent (${bytesRead} of ${length} bytes at ${start})`);
+        if (bytesRead !== length)
+          throw new Error(`the file shrank while it was being sent (${bytesRead} of ${length} bytes at ${start})`);
         chunks.set(index, buffer);
       },
       (error: Error) => {
