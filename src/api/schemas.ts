@@ -37,12 +37,10 @@ export const restoreSchema = z
     finished_at: z.string().nullable(),
     requested_by: z.string().nullable(),
     macs: z.array(z.string()).openapi({ description: 'The MACs whose network boot was staged.' }),
-    phases: z
-      .partialRecord(z.enum(restorePhases), z.string())
-      .openapi({
-        description:
-          'When each milestone was reached: staged, power_on, boot_config_fetched, kernel_fetched, initrd_fetched, rescue_booted, archive_fetched, recovered, cleaned_up.',
-      }),
+    phases: z.partialRecord(z.enum(restorePhases), z.string()).openapi({
+      description:
+        'When each milestone was reached: staged, power_on, boot_config_fetched, kernel_fetched, initrd_fetched, rescue_booted, archive_fetched, recovered, cleaned_up.',
+    }),
     failed_phase: z
       .enum(restorePhases)
       .nullable()

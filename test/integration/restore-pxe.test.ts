@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { restorePhases } from '../../src/core/model.ts';
 import { DEFAULT_STAGING_DIR, startLab, type Lab, type LabNode } from '../harness/lab.ts';
 import { labRearSettings } from '../harness/rear.ts';
 import { createPxeNet, startDhcp, type BootPath, type PxeNet } from '../harness/pxe-net.ts';
@@ -123,15 +124,7 @@ async function bootConfigsGone(restoreId: string) {
 describe('POST /v1/restore/{id}/{nodeid} boots a VM into the backup’s rescue system', () => {
   test('iPXE over HTTP: the rescue system of that backup comes up, reports, and fetches the archive', async () => {
     const { restore, run } = await restoreOntoVm({ kind: 'ipxe-http', scriptUrl: `${d.url}/boot/ipxe` }, 'archive_fetched');
-    for (const phase of [
-      'staged',
-      'power_on',
-      'boot_config_fetched',
-      'kernel_fetched',
-      'initrd_fetched',
-      'rescue_booted',
-      'archive_fetched',
-    ]) {
+    for (const phase of restorePhases.slice(0, restorePhases.indexOf('archive_fetched') + 1)) {
       expect(restore.phases[phase], phase).toBeDefined();
     }
     const events = (await d.json('GET', `/v1/runs/${run.id}/events`)).events;
