@@ -114,4 +114,37 @@ describe('a daemon that dies mid-run', () => {
     killGroup(again, 'SIGTERM');
     await again.exited;
   });
+
+  test('SIGKILL during a restore: the next start ends it interrupted and serves none of its boot files', async () => {
+    const mac = '52:54:00:ab:cd:1f';
+    const ws = new Workspace({ undercloud: { undercloud: { fixture_macs: [mac] } } });
+    workspaces.push(ws);
+    const env = { REARGUARD_CONFIG: ws.writeConfig({ log: { level: 'info' } }) };
+    const first = daemon({ env });
+    const c1 = client(await first.url);
+    const backup = await c1.json('POST', '/v1/backup/undercloud', { status: 202 });
+    expect((await waitForRun(c1, backup.run.id)).state).toBe('succeeded');
+    const { restore, run } = await c1.json('POST', `/v1/restore/${backup.backup_ids[0]}/undercloud`, { status: 202 });
+    const config = join(ws.dir, 'var/tftp/pxelinux.cfg', `01-${mac.replaceAll(':', '-')}`);
+    await waitForFile(config);
+
+    killGroup(first, 'SIGKILL');
+    await first.exited;
+    expect(existsSync(config)).toBe(true);
+
+    const second = daemon({ env });
+    const c2 = client(await second.url);
+    await waitReady(await second.url);
+    expect(existsSync(config)).toBe(false);
+    expect(existsSync(join(ws.dir, 'var/tftp/rearguard', restore.id))).toBe(false);
+    const after = await c2.json('GET', `/v1/restore/${restore.id}`);
+    expect(after.state).toBe('interrupted');
+    expect(after.error).toContain('the daemon stopped during this restore');
+    expect((await c2.json('GET', `/v1/runs/${run.id}`)).state).toBe('interrupted');
+    // The node can be restored again.
+    const again = await c2.json('POST', `/v1/restore/${backup.backup_ids[0]}/undercloud`, { status: 202 });
+    await c2.json('POST', `/v1/runs/${again.run.id}/cancel`, { status: 202 });
+    killGroup(second, 'SIGTERM');
+    expect(await second.exited).toBe(0);
+  });
 });
