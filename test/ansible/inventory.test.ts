@@ -27,6 +27,7 @@ describe('readInventory', () => {
           privateKeyFile: n.privateKeyFile,
           connection: 'ssh',
           groups: [n.group],
+          vars: {},
         }))
         .sort((a, b) => a.name.localeCompare(b.name)),
     );
@@ -43,7 +44,7 @@ describe('readInventory', () => {
       children:
         Controller:
           hosts:
-            ctl-a: { ansible_host: 192.0.2.10, ansible_port: 2222, ansible_user: heat-admin }
+            ctl-a: { ansible_host: 192.0.2.10, ansible_port: 2222, ansible_user: heat-admin, ansible_password: not-kept, rearguard_ipmi_address: 192.0.2.110 }
             ctl-b: {}
     Undercloud:
       hosts:
@@ -60,9 +61,19 @@ describe('readInventory', () => {
         user: 'heat-admin',
         connection: 'ssh',
         groups: ['Controller', 'overcloud'],
+        // Only the host's rearguard_* variables are kept (e.g. its BMC for IPMI power control).
+        vars: { rearguard_ipmi_address: '192.0.2.110' },
       },
-      { name: 'ctl-b', address: 'ctl-b', port: 22, user: 'root', connection: 'ssh', groups: ['Controller', 'overcloud'] },
-      { name: 'uc', address: 'uc', port: 22, user: 'root', connection: 'local', groups: ['Undercloud'] },
+      {
+        name: 'ctl-b',
+        address: 'ctl-b',
+        port: 22,
+        user: 'root',
+        connection: 'ssh',
+        groups: ['Controller', 'overcloud'],
+        vars: {},
+      },
+      { name: 'uc', address: 'uc', port: 22, user: 'root', connection: 'local', groups: ['Undercloud'], vars: {} },
     ]);
   });
 

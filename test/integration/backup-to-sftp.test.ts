@@ -39,7 +39,7 @@ describe('backups on sftp:// storage', () => {
     expect(backup.state).toBe('available');
     expect(backup.location_url).toMatch(new RegExp(`^sftp://root@[0-9.]+${remote}/undercloud/undercloud/${backup.id}/$`));
     const dir = join(remote, 'undercloud/undercloud', backup.id);
-    expect(readdirSync(dir).sort()).toEqual(['backup.tar.gz', 'manifest.json', 'rear-undercloud.iso']);
+    expect(readdirSync(dir).sort()).toEqual(['backup.tar.gz', 'initrd.cgz', 'kernel', 'manifest.json', 'rear-undercloud.iso']);
 
     expect((await d.request('DELETE', `/v1/backup/${backup.id}`)).status).toBe(204);
     expect(existsSync(dir)).toBe(false);

@@ -45,6 +45,8 @@ describe('backups on s3:// storage (Swift)', () => {
     const prefix = `rearguard/undercloud/undercloud/${backup.id}/`;
     expect((await keys(prefix)).sort()).toEqual([
       `${prefix}backup.tar.gz`,
+      `${prefix}initrd.cgz`,
+      `${prefix}kernel`,
       `${prefix}manifest.json`,
       `${prefix}rear-undercloud.iso`,
     ]);
