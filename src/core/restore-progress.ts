@@ -47,11 +47,11 @@ export class RestoreProgress {
   }
 
   /** A report from the rescue system. False when no live restore has that id. */
-  report(restoreId: string, what: RescueReport, detail?: string): boolean {
+  report(restoreId: string, what: RescueReport): boolean {
     const restore = this.live(restoreId);
     if (!restore) return false;
     if (what === 'recover_failed') {
-      this.failures.set(restoreId, detail ? `rear recover failed: ${detail}` : 'rear recover failed on the node');
+      this.failures.set(restoreId, 'rear recover failed on the node');
       this.ctx.journal.record(restore.runId, 'recover', this.failures.get(restoreId)!, { level: 'error', host: restore.node });
       this.notify(restoreId);
       return true;
