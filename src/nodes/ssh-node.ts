@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { PassThrough, type Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { Client, type ClientChannel } from 'ssh2';
 import type { NodeSession, TargetHost } from '../core/ports.ts';
 
@@ -61,23 +61,38 @@ export async function openSshSession(host: TargetHost, pins: HostKeyPins, timeou
 
     async readFile(path) {
       const ch = await execChannel(`exec cat -- ${quote(path)}`);
-      const out = new PassThrough({ highWaterMark: 1 << 20 });
-      let stderr = '';
-      let exitCode: number | null = null;
-      ch.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      ch.on('exit', (c: number | null) => (exitCode = c));
-      ch.on('error', (err: Error) => out.destroy(err));
-      ch.pipe(out, { end: false });
-      ch.on('close', () => {
-        if (exitCode === 0) out.end();
-        else out.destroy(new Error(`reading ${path} on ${host.name} failed: ${stderr.trim() || `exit ${exitCode}`}`));
-      });
-      out.on('close', () => ch.destroyed || ch.close());
-      return out as Readable;
+      return commandOutput(
+        ch,
+        (stderr, code) => new Error(`reading ${path} on ${host.name} failed: ${stderr || `exit ${code}`}`),
+      );
     },
 
     close() {
       client.end();
     },
   };
+}
+
+/**
+ * A command's stdout that ends only when the command exits 0 and fails with `failure` otherwise.
+ * Fed from the channel's 'data' events rather than piped through a PassThrough: one stream hop
+ * less per 32 KiB packet is a tenth of the data path's CPU (bench/README.md).
+ */
+function commandOutput(ch: ClientChannel, failure: (stderr: string, code: number | null) => Error): Readable {
+  let stderr = '';
+  let exitCode: number | null = null;
+  const out = new Readable({
+    highWaterMark: 1 << 20,
+    read: () => ch.resume(),
+    destroy: (err, done) => {
+      if (!ch.destroyed) ch.close();
+      done(err);
+    },
+  });
+  ch.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  ch.on('exit', (c: number | null) => (exitCode = c));
+  ch.on('error', (err: Error) => out.destroy(err));
+  ch.on('data', (chunk: Buffer) => out.push(chunk) || ch.pause());
+  ch.on('close', () => (exitCode === 0 ? out.push(null) : out.destroy(failure(stderr.trim(), exitCode))));
+  return out;
 }

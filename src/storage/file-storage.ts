@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream } from 'node:fs';
 import { access, constants, link, mkdir, readdir, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Storage, StoredObject } from '../core/ports.ts';
+import { FileSink } from './file-sink.ts';
 
 /**
  * `file://` storage: objects are files under a root directory. An object is written to a hidden
@@ -28,7 +29,7 @@ export class FileStorage implements Storage {
     const target = this.path(key);
     await mkdir(dirname(target), { recursive: true, mode: 0o700 });
     const temp = join(dirname(target), `.partial-${randomBytes(6).toString('hex')}`);
-    const out = createWriteStream(temp, { flags: 'wx', mode: 0o640, flush: true });
+    const out = new FileSink(temp, { mode: 0o640 });
     try {
       await pipeline(body, out);
       const { size } = await stat(temp);
