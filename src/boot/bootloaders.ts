@@ -1,6 +1,6 @@
-import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { writeWholeFile } from './whole-file.ts';
 
 /** The network bootloaders Debian ships (pxelinux, syslinux-common, ipxe), by the name served. */
 const DEBIAN_BOOTLOADERS: ReadonlyArray<readonly [name: string, source: string]> = [
@@ -13,7 +13,6 @@ const DEBIAN_BOOTLOADERS: ReadonlyArray<readonly [name: string, source: string]>
 /**
  * Copies the bootloaders that exist on this host into the boot root and returns their names;
  * missing ones are skipped. Copies, not symlinks: the boot servers refuse links out of the root.
- * Each is written to a temporary name and renamed, so a node never fetches a half-written one.
  */
 export async function installBootloaders(root: string): Promise<string[]> {
   await mkdir(root, { recursive: true });
@@ -26,15 +25,7 @@ export async function installBootloaders(root: string): Promise<string[]> {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
       throw error;
     }
-    const target = join(root, name);
-    const temp = join(root, `.${name}.${randomBytes(6).toString('hex')}.tmp`);
-    try {
-      await writeFile(temp, content, { flag: 'wx' });
-      await chmod(temp, 0o644); // whatever the umask
-      await rename(temp, target);
-    } finally {
-      await rm(temp, { force: true });
-    }
+    await writeWholeFile(join(root, name), content);
     installed.push(name);
   }
   return installed;

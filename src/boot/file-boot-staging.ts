@@ -1,11 +1,9 @@
-import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import type { BootStaging, RestoreBootSpec } from '../core/ports.ts';
 import { bootConfigPaths, renderBootConfigs, renderRescueOverlay, restoreDir } from './boot-configs.ts';
+import { writeWholeFile } from './whole-file.ts';
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
@@ -19,24 +17,13 @@ export class FileBootStaging implements BootStaging {
 
   async writeFile(restoreId: string, name: string, body: Readable): Promise<number> {
     if (!NAME.test(name)) throw new Error(`not a boot file name: ${name}`);
-    const file = join(this.root, restoreDir(restoreId), name);
-    await mkdir(dirname(file), { recursive: true, mode: 0o755 });
-    const temp = `${file}.${randomBytes(6).toString('hex')}.part`;
-    const out = createWriteStream(temp, { mode: 0o644 });
-    try {
-      await pipeline(body, out);
-      await rename(temp, file);
-    } catch (err) {
-      await rm(temp, { force: true });
-      throw err;
-    }
-    return out.bytesWritten;
+    return writeWholeFile(join(this.root, restoreDir(restoreId), name), body);
   }
 
   async publish(spec: RestoreBootSpec): Promise<void> {
-    await this.put(`${restoreDir(spec.restoreId)}/rearguard.cpio`, renderRescueOverlay(spec));
+    await writeWholeFile(join(this.root, restoreDir(spec.restoreId), 'rearguard.cpio'), renderRescueOverlay(spec));
     // Configs last: once one exists, the node may boot, and everything it points at is there.
-    for (const [path, text] of renderBootConfigs(spec)) await this.put(path, Buffer.from(text));
+    for (const [path, text] of renderBootConfigs(spec)) await writeWholeFile(join(this.root, path), Buffer.from(text));
   }
 
   async remove(restoreId: string, macs: string[]): Promise<void> {
@@ -52,13 +39,5 @@ export class FileBootStaging implements BootStaging {
     await rm(join(this.root, 'ipxe'), { recursive: true, force: true });
     const names = await readdir(this.root).catch(() => []);
     for (const n of names.filter((n) => n.startsWith('grub.cfg-01-'))) await rm(join(this.root, n), { force: true });
-  }
-
-  private async put(path: string, data: Buffer): Promise<void> {
-    const file = join(this.root, path);
-    await mkdir(dirname(file), { recursive: true, mode: 0o755 });
-    const temp = `${file}.${randomBytes(6).toString('hex')}.part`;
-    await writeFile(temp, data, { mode: 0o644 });
-    await rename(temp, file);
   }
 }
