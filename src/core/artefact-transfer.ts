@@ -47,7 +47,8 @@ export async function transferArtefact(
       encrypted.on('error', (err) => sent.destroy(err));
       body = encrypted.pipe(sent);
     }
-    const stored = await storage.put(key, body, opts.cipher ? {} : { size: source.size });
+    const size = opts.cipher ? { sizeHint: opts.cipher.sizeBound(source.size) } : { size: source.size };
+    const stored = await storage.put(key, body, size);
     const sha256 = plain.digest();
     if (plain.bytes !== source.size) {
       throw new VerificationError(`${source.name}: node reported ${source.size} bytes, read ${plain.bytes}`);

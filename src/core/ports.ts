@@ -119,8 +119,12 @@ export interface StoredObject {
 export interface Storage {
   /** The URL a prefix is reachable at (LOCATION_URL of a backup). */
   locationOf(prefix: string): string;
-  /** Writes a new object; never overwrites one. The object appears only once complete. */
-  put(key: string, body: Readable, opts?: { size?: number }): Promise<StoredObject>;
+  /**
+   * Writes a new object; never overwrites one. The object appears only once complete. `size` is
+   * the exact length, checked; `sizeHint` an upper bound when the exact length is not known in
+   * advance (an encrypted stream), so that a backend can size its parts.
+   */
+  put(key: string, body: Readable, opts?: { size?: number; sizeHint?: number }): Promise<StoredObject>;
   get(key: string, range?: { start: number; end?: number }): Promise<Readable>;
   head(key: string): Promise<StoredObject | null>;
   delete(key: string): Promise<void>;
@@ -139,6 +143,8 @@ export interface ArtefactCipher {
   /** Names the recipient set in manifests, so an operator knows which identity opens a backup. */
   keyId: string;
   encrypt(input: Readable): Promise<Readable>;
+  /** The most bytes that encrypting `plainBytes` bytes can give. */
+  sizeBound(plainBytes: number): number;
 }
 
 export interface HostStats {

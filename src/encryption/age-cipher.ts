@@ -22,5 +22,10 @@ export function ageCipher(recipients: string[]): ArtefactCipher {
       const encrypted = await encrypter.encrypt(Readable.toWeb(input) as unknown as ReadableStream<Uint8Array>);
       return Readable.fromWeb(encrypted as unknown as WebReadableStream<Uint8Array>);
     },
+    sizeBound(plainBytes: number): number {
+      // A header of a few hundred bytes per recipient, a 16-byte nonce, and a 16-byte tag per
+      // 64 KiB chunk (the last one possibly empty).
+      return 1024 * (recipients.length + 1) + 16 + plainBytes + 16 * (Math.floor(plainBytes / 65536) + 1);
+    },
   };
 }

@@ -7,12 +7,12 @@ import {
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { Upload } from '@aws-sdk/lib-storage';
 import { randomBytes } from 'node:crypto';
 import { pipeline, type Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Storage, StoredObject } from '../core/ports.ts';
 import { explain, isTransient, s3Error, S3StorageError } from './s3-errors.ts';
+import { PartedUpload } from './s3-parted-upload.ts';
 import { SizeGuard } from './size-guard.ts';
 
 export interface S3StorageOptions {
@@ -27,6 +27,8 @@ export interface S3StorageOptions {
   partSize?: number;
   /** Parts uploaded in parallel. */
   queueSize?: number;
+  /** The store's limit of parts per upload: 1,000 on Swift's s3api (max_upload_part_num), 10,000 on AWS. */
+  maxParts?: number;
   /** Path-style URLs (endpoint/bucket/key): what Swift's s3api and most non-AWS services need. */
   forcePathStyle?: boolean;
   /** Attempts per request for transient faults (socket errors, 5xx, throttling), with backoff. */
@@ -37,8 +39,6 @@ export interface S3StorageOptions {
 
 const MiB = 1024 * 1024;
 const MIN_PART_SIZE = 5 * MiB;
-// Swift's s3api allows 1,000 parts (max_upload_part_num), not S3's 10,000.
-const MAX_PARTS = 1000;
 
 /**
  * S3 storage, made for OpenStack Swift's s3api (and fine with other S3 services). Puts stream as
@@ -50,6 +50,7 @@ export class S3Storage implements Storage {
   private readonly prefix: string;
   private readonly partSize: number;
   private readonly queueSize: number;
+  private readonly maxParts: number;
   private readonly cleanupWindowMs: number;
 
   constructor(opts: S3StorageOptions) {
@@ -57,6 +58,7 @@ export class S3Storage implements Storage {
     this.prefix = opts.prefix ?? '';
     this.partSize = opts.partSize ?? 16 * MiB;
     this.queueSize = opts.queueSize ?? 4;
+    this.maxParts = opts.maxParts ?? 1000;
     this.cleanupWindowMs = opts.cleanupWindowMs ?? 30_000;
     if (this.partSize < MIN_PART_SIZE) throw new Error(`S3 part size must be at least 5 MiB, got ${this.partSize} bytes`);
     if (this.prefix && !this.prefix.endsWith('/')) throw new Error(`S3 key prefix must end in '/': ${this.prefix}`);
@@ -75,8 +77,7 @@ export class S3Storage implements Storage {
     });
     // Every upload creates a new object, so its completion is made conditional: Swift's s3api
     // honours If-None-Match on CompleteMultipartUpload (its manifest PUT answers 412 when the key
-    // exists) while it refuses it on PutObject (501). Set here because lib-storage passes its
-    // params to both.
+    // exists) while it refuses it on PutObject (501).
     this.client.middlewareStack.add(
       (next, context) => (args) => {
         if (context.commandName === 'CompleteMultipartUploadCommand')
@@ -97,7 +98,7 @@ export class S3Storage implements Storage {
    * conditional PutObject): keys must be unique per writer (they carry the backup id).
    * A failed put aborts its multipart upload and removes the object.
    */
-  async put(key: string, body: Readable, opts: { size?: number } = {}): Promise<StoredObject> {
+  async put(key: string, body: Readable, opts: { size?: number; sizeHint?: number } = {}): Promise<StoredObject> {
     const where = this.locationOf(key);
     let target: string;
     try {
@@ -112,18 +113,16 @@ export class S3Storage implements Storage {
     const guard = new SizeGuard(opts.size);
     // Errors of the source reach the upload through the guard; a failed upload destroys both.
     pipeline(body, guard, () => undefined);
-    const upload = new Upload({
-      client: this.client,
-      params: { Bucket: this.bucket, Key: target, Body: guard, ContentType: 'application/octet-stream' },
-      // A known size raises the part size so that the object fits in MAX_PARTS parts.
-      partSize: Math.max(this.partSize, Math.ceil((opts.size ?? 0) / MAX_PARTS)),
+    const upload = new PartedUpload(this.client, {
+      bucket: this.bucket,
+      key: target,
+      // A known size raises the part size so that the object fits in maxParts parts.
+      partSize: Math.max(this.partSize, Math.ceil((opts.size ?? opts.sizeHint ?? 0) / this.maxParts)),
       queueSize: this.queueSize,
-      // We abort ourselves: lib-storage tries once and then throws the abort's error instead of
-      // the upload's, while the storage that just failed may need a few seconds to come back.
-      leavePartsOnError: true,
+      maxParts: this.maxParts,
     });
     try {
-      await upload.done();
+      await upload.send(guard);
       const size = await this.headKey(target, where);
       if (size !== guard.bytes) throw new Error(`sent ${guard.bytes} bytes but storage holds ${size ?? 'nothing'}`);
       return { key, size };

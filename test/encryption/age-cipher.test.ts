@@ -44,6 +44,16 @@ describe('age encryption at rest', () => {
     await expect(execa('age', ['-d', '-i', stranger.file, file])).rejects.toThrow(/no identity matched/);
   });
 
+  test('sizeBound bounds the encrypted size closely, at every chunk boundary', async () => {
+    const [alice, bob] = [await identity('carol'), await identity('dave')];
+    const cipher = ageCipher([alice.recipient, bob.recipient]);
+    for (const n of [0, 1, 65_535, 65_536, 65_537, 3 * 65_536, 1_000_000]) {
+      const encrypted = Buffer.concat(await (await cipher.encrypt(Readable.from([randomBytes(n)]))).toArray());
+      expect(encrypted.length).toBeLessThanOrEqual(cipher.sizeBound(n));
+      expect(cipher.sizeBound(n) - encrypted.length).toBeLessThan(4096);
+    }
+  });
+
   test('no recipients is a configuration error, not silent plaintext', () => {
     expect(() => ageCipher([])).toThrow(/at least one recipient/);
   });

@@ -79,6 +79,22 @@ describe('s3:// storage on OpenStack Swift (s3api)', () => {
     expect(await storage.head('unknown/empty')).toEqual({ key: 'unknown/empty', size: 0 });
   });
 
+  test('a stream of unknown length fits the store\'s part limit when its size is hinted, and fails cleanly when not', async () => {
+    // A store that takes 3 parts per upload: 16 MiB in 5 MiB parts needs 4.
+    const limited = open({ maxParts: 3 });
+    const src = generated(16 * MiB, { seed: 2 });
+    await expect(limited.put('parts/unhinted', generated(16 * MiB, { seed: 2 }).stream)).rejects.toThrow(
+      /parts\/unhinted: put failed: the object needs more than 3 parts of 5242880 bytes/,
+    );
+    expect(await leftovers('parts/unhinted')).toEqual(NOTHING);
+    expect(await limited.put('parts/hinted', src.stream, { sizeHint: 16 * MiB + 100 })).toEqual({
+      key: 'parts/hinted',
+      size: 16 * MiB,
+    });
+    expect((await leftovers('parts/hinted')).segments).toHaveLength(3);
+    expect(await sha256Of(await storage.get('parts/hinted'))).toBe(src.sha256());
+  });
+
   test('ranged reads, also across a part boundary', async () => {
     const data = Buffer.alloc(6 * MiB);
     for (let i = 0; i < data.length; i += 4) data.writeUInt32BE(i, i);
