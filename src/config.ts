@@ -48,6 +48,8 @@ export const configSchema = z.strictObject({
           secretAccessKeyFile: z.string().min(1).optional(),
           partSizeMiB: z.number().int().min(5).max(5120).default(16),
           queueSize: z.number().int().min(1).max(32).default(4),
+          /** Parts per upload the store takes: Swift's s3api max_upload_part_num (1,000), AWS 10,000. */
+          maxParts: z.number().int().min(1).max(10_000).default(1000),
         })
         .refine((s) => (s.secretAccessKey === undefined) !== (s.secretAccessKeyFile === undefined), {
           message: 'give exactly one of secretAccessKey or secretAccessKeyFile',

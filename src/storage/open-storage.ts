@@ -23,6 +23,7 @@ export function openStorage(settings: Config['storage']): Storage {
       },
       partSize: s3.partSizeMiB * MiB,
       queueSize: s3.queueSize,
+      maxParts: s3.maxParts,
     });
   }
   if (settings.url.startsWith('sftp://') && settings.sftp) {
