@@ -2,7 +2,10 @@
  * The daemon's data path end to end: a 1 GiB artefact streamed from an sshd node through
  * transferArtefact (ssh-node.ts readFile -> sha256 -> storage.put) to (a) file:// storage and
  * (b) Swift through S3Storage (s3api), against the raw `ssh node cat file > /dev/null` rate and
- * `swift upload` of the same file, plus the daemon's peak RSS for a 100 MiB and a 1 GiB artefact.
+ * `swift upload` of the same file, plus the daemon's peak RSS for a 100 MiB and a 1 GiB artefact
+ * (medians of the repeats). Two more rates show where the time goes: the data path with a storage
+ * that discards (ssh2 read + sha256 only), and OpenSSH writing the file durably
+ * (`ssh node cat file > out && sync`), which is what file:// storage has to do.
  *
  *   node --import tsx bench/transfer.ts [size MiB, default 1024] [repeats, default 3]
  *
@@ -16,6 +19,7 @@ import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
 import { transferArtefact } from '../src/core/artefact-transfer.ts';
+import type { Readable } from 'node:stream';
 import type { Storage } from '../src/core/ports.ts';
 import { openSshSession } from '../src/nodes/ssh-node.ts';
 import { FileStorage } from '../src/storage/file-storage.ts';
@@ -31,7 +35,10 @@ interface Job {
   size: number;
   sha256: string;
   key: string;
-  storage: { file: string } | { s3: { endpoint: string; bucket: string; accessKeyId: string; secretAccessKey: string } };
+  storage:
+    | { file: string }
+    | { s3: { endpoint: string; bucket: string; accessKeyId: string; secretAccessKey: string } }
+    | { discard: true };
 }
 
 interface JobResult {
@@ -44,16 +51,18 @@ interface JobResult {
 /** Child side: one transfer, then its rate and peak RSS as one JSON line. */
 async function runJob(job: Job): Promise<void> {
   const storage: Storage =
-    'file' in job.storage
-      ? new FileStorage(`file://${job.storage.file}`)
-      : new S3Storage({
-          bucket: job.storage.s3.bucket,
-          endpoint: job.storage.s3.endpoint,
-          credentials: job.storage.s3,
-          // The daemon's defaults (config.ts: storage.s3.partSizeMiB 16, queueSize 4).
-          partSize: 16 * MiB,
-          queueSize: 4,
-        });
+    'discard' in job.storage
+      ? discardStorage
+      : 'file' in job.storage
+        ? new FileStorage(`file://${job.storage.file}`)
+        : new S3Storage({
+            bucket: job.storage.s3.bucket,
+            endpoint: job.storage.s3.endpoint,
+            credentials: job.storage.s3,
+            // The daemon's defaults (config.ts: storage.s3.partSizeMiB 8, queueSize 4).
+            partSize: 8 * MiB,
+            queueSize: 4,
+          });
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();
   const session = await openSshSession(
@@ -77,6 +86,28 @@ async function runJob(job: Job): Promise<void> {
     cpuSeconds: (user + system) / 1e6,
   };
   console.log(JSON.stringify(result));
+}
+
+/** Takes every byte and keeps none: what the data path costs before any storage writes. */
+const discardStorage = {
+  async put(key: string, body: Readable) {
+    let size = 0;
+    for await (const chunk of body) size += (chunk as Buffer).length;
+    return { key, size };
+  },
+} as unknown as Storage;
+
+/** `ssh node cat file > out && sync`: OpenSSH writing the file durably, as file:// storage must. */
+async function rawSshToFile(node: LabNode, file: string, size: number, out: string): Promise<number> {
+  const ssh = [
+    ...['ssh', '-i', node.privateKeyFile, '-o', 'BatchMode=yes', '-o', 'StrictHostKeyChecking=no'],
+    ...['-o', 'UserKnownHostsFile=/dev/null', '-o', 'LogLevel=ERROR', `root@${node.address}`, `cat ${file}`],
+  ].join(' ');
+  const t0 = performance.now();
+  await execa('sh', ['-c', `${ssh} > ${out} && sync ${out}`]);
+  const mbs = rate(size, performance.now() - t0);
+  await rm(out);
+  return mbs;
 }
 
 async function inChild(job: Job): Promise<JobResult> {
@@ -132,6 +163,7 @@ async function main(): Promise<void> {
       privateKeyFile: node.privateKeyFile,
     };
     const shaBig = await sha256Of(big.file);
+    const shaSmall = await sha256Of(small.file);
     let n = 0;
     const job = (f: typeof big, sha256: string, storage: Job['storage']): Job => ({
       node: jobNode,
@@ -146,17 +178,21 @@ async function main(): Promise<void> {
     const samples = {
       raw: [] as number[],
       rawAes: [] as number[],
+      rawToFile: [] as number[],
+      discard: [] as number[],
       file: [] as number[],
       swiftUpload: [] as number[],
       swift: [] as number[],
     };
-    const rss = { file: [] as number[], swift: [] as number[] };
+    const rss = { file: [] as number[], swift: [] as number[], smallFile: [] as number[], smallSwift: [] as number[] };
     const cpu = { file: [] as number[], swift: [] as number[] };
     console.log(`transfer of ${sizeMiB} MiB from a lab node, median of ${repeats} (MB/s = 10^6 bytes/s)`);
     // Round-robin, so that drifts of a shared machine hit every variant alike.
     for (let r = 0; r < repeats; r++) {
       samples.raw.push(await rawSsh(node, big.file, big.size));
       samples.rawAes.push(await rawSsh(node, big.file, big.size, AES));
+      samples.rawToFile.push(await rawSshToFile(node, big.file, big.size, `${out}/raw.bin`));
+      samples.discard.push((await inChild(job(big, shaBig, { discard: true }))).mbs);
       const toFile = job(big, shaBig, { file: out });
       const f = await inChild(toFile);
       await rm(`${out}/bench`, { recursive: true, force: true });
@@ -170,12 +206,12 @@ async function main(): Promise<void> {
       samples.swift.push(s.mbs);
       rss.swift.push(s.maxRssMiB);
       cpu.swift.push(s.cpuSeconds);
+      rss.smallFile.push((await inChild(job(small, shaSmall, { file: out }))).maxRssMiB);
+      await rm(`${out}/bench`, { recursive: true, force: true });
+      const smallSwiftJob = job(small, shaSmall, { s3 });
+      rss.smallSwift.push((await inChild(smallSwiftJob)).maxRssMiB);
+      await removeStored(smallSwiftJob.key);
     }
-    const shaSmall = await sha256Of(small.file);
-    const smallFile = await inChild(job(small, shaSmall, { file: out }));
-    const smallSwiftJob = job(small, shaSmall, { s3 });
-    const smallSwift = await inChild(smallSwiftJob);
-    await removeStored(smallSwiftJob.key);
 
     const m = Object.fromEntries(Object.entries(samples).map(([k, xs]) => [k, median(xs)])) as Record<
       keyof typeof samples,
@@ -185,11 +221,21 @@ async function main(): Promise<void> {
       console.log(`${name.padEnd(44)} ${mbs.toFixed(0).padStart(5)} MB/s  ${ratio}`);
     line('raw ssh cat > /dev/null (chacha20, default)', m.raw, `all: ${fmt(samples.raw)}`);
     line('raw ssh -c aes128-gcm cat > /dev/null', m.rawAes, `all: ${fmt(samples.rawAes)}`);
+    line(
+      'ssh cat > file && sync (durable, as file://)',
+      m.rawToFile,
+      `${(m.rawToFile / m.raw).toFixed(2)}x raw ssh; all: ${fmt(samples.rawToFile)}`,
+    );
     line('swift upload', m.swiftUpload, `all: ${fmt(samples.swiftUpload)}`);
+    line(
+      'node -> sha256 -> discard (no storage)',
+      m.discard,
+      `${(m.discard / m.raw).toFixed(2)}x raw ssh; all: ${fmt(samples.discard)}`,
+    );
     line(
       'node -> file:// (transferArtefact)',
       m.file,
-      `${(m.file / m.raw).toFixed(2)}x raw ssh (target 0.9), ${(m.file / m.rawAes).toFixed(2)}x raw ssh aes128-gcm; all: ${fmt(samples.file)}`,
+      `${(m.file / m.raw).toFixed(2)}x raw ssh (target 0.9), ${(m.file / m.rawToFile).toFixed(2)}x ssh > file && sync; all: ${fmt(samples.file)}`,
     );
     line(
       'node -> Swift s3api (transferArtefact)',
@@ -201,8 +247,8 @@ async function main(): Promise<void> {
       console.log(
         `peak RSS ${name.padEnd(8)} 100 MiB: ${a.toFixed(0)} MiB, ${sizeMiB} MiB: ${b.toFixed(0)} MiB, difference ${(b - a).toFixed(0)} MiB (target < 20 MB)`,
       );
-    rssLine('file://', smallFile.maxRssMiB, median(rss.file));
-    rssLine('Swift', smallSwift.maxRssMiB, median(rss.swift));
+    rssLine('file://', median(rss.smallFile), median(rss.file));
+    rssLine('Swift', median(rss.smallSwift), median(rss.swift));
   } finally {
     for (const cleanup of cleanups.reverse()) await cleanup().catch((err) => console.error(err));
   }

@@ -46,7 +46,7 @@ export const configSchema = z.strictObject({
           accessKeyId: z.string().min(1),
           secretAccessKey: z.string().min(1).optional(),
           secretAccessKeyFile: z.string().min(1).optional(),
-          partSizeMiB: z.number().int().min(5).max(5120).default(16),
+          partSizeMiB: z.number().int().min(5).max(5120).default(8),
           queueSize: z.number().int().min(1).max(32).default(4),
           /** Parts per upload the store takes: Swift's s3api max_upload_part_num (1,000), AWS 10,000. */
           maxParts: z.number().int().min(1).max(10_000).default(1000),

@@ -56,7 +56,7 @@ export class S3Storage implements Storage {
   constructor(opts: S3StorageOptions) {
     this.bucket = opts.bucket;
     this.prefix = opts.prefix ?? '';
-    this.partSize = opts.partSize ?? 16 * MiB;
+    this.partSize = opts.partSize ?? 8 * MiB;
     this.queueSize = opts.queueSize ?? 4;
     this.maxParts = opts.maxParts ?? 1000;
     this.cleanupWindowMs = opts.cleanupWindowMs ?? 30_000;
