@@ -50,6 +50,8 @@ export interface Records {
     setIdentity(name: string, identity: NodeIdentity): void;
     /** Every known node, by name. */
     list(filter: { target?: string }): NodeRecord[];
+    /** The node of that name, else the one with that Ironic UUID (in any case). */
+    find(nameOrIronicUuid: string): NodeRecord | undefined;
   };
 }
 

@@ -192,7 +192,7 @@ async function cleanUp(
 }
 
 async function powerTarget(ctx: CoreContext, restore: Restore): Promise<PowerTarget> {
-  const known = ctx.records.nodes.list({}).find((n) => n.name === restore.node);
+  const known = ctx.records.nodes.find(restore.node);
   const group = known ? ctx.targets[known.target as keyof typeof ctx.targets]?.group : undefined;
   const host = group ? (await ctx.inventory.hostsOf(group).catch(() => [])).find((h) => h.name === restore.node) : undefined;
   return { name: restore.node, macs: restore.macs, ironicUuid: known?.ironicUuid ?? null, vars: host?.vars ?? {} };

@@ -133,10 +133,7 @@ function checkRestorable(ctx: CoreContext, backup: Backup): void {
 
 /** A node by name or Ironic UUID, among the nodes the daemon knows. */
 function resolveNode(ctx: CoreContext, nodeId: string): NodeRecord {
-  const nodes = ctx.records.nodes.list({});
-  const node =
-    nodes.find((n) => n.name === nodeId) ??
-    nodes.find((n) => n.ironicUuid !== null && n.ironicUuid.toLowerCase() === nodeId.toLowerCase());
+  const node = ctx.records.nodes.find(nodeId);
   if (!node) {
     throw new RearguardError('not_found', `node ${nodeId} is unknown: give a node name or Ironic UUID from GET /v1/nodes`, {
       field: 'nodeid',

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, lt, or, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
 import { RearguardError } from '../core/errors.ts';
 import type { Backup, BackupFilter, Page, Restore, RestoreFilter, Run, RunEvent } from '../core/model.ts';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
@@ -158,18 +158,28 @@ export function sqliteRecords(db: Db): Records {
       },
       list: (filter) =>
         db
-          .select({
-            name: nodes.name,
-            target: nodes.target,
-            address: nodes.address,
-            macs: nodes.macs,
-            ironicUuid: nodes.ironicUuid,
-            updatedAt: nodes.updatedAt,
-          })
+          .select(nodeColumns)
           .from(nodes)
           .where(filter.target ? eq(nodes.target, filter.target) : undefined)
           .orderBy(asc(nodes.name))
           .all(),
+      find: (id) =>
+        db
+          .select(nodeColumns)
+          .from(nodes)
+          .where(or(eq(nodes.name, id), sql`lower(${nodes.ironicUuid}) = lower(${id})`))
+          .orderBy(sql`${nodes.name} = ${id} desc`)
+          .limit(1)
+          .get(),
     },
   };
 }
+
+const nodeColumns = {
+  name: nodes.name,
+  target: nodes.target,
+  address: nodes.address,
+  macs: nodes.macs,
+  ironicUuid: nodes.ironicUuid,
+  updatedAt: nodes.updatedAt,
+};
