@@ -24,16 +24,23 @@ export class FileSink extends Writable {
   private syncing: Promise<void> | null = null;
   private syncError: Error | null = null;
   private writing: Promise<void> | null = null;
+  private readonly mode: number;
+  private readonly batchBytes: number;
+  private readonly syncEveryBytes: number;
 
   constructor(
     private readonly path: string,
-    private readonly opts: { mode?: number; batchBytes?: number; syncEveryBytes?: number } = {},
+    opts: { mode?: number; batchBytes?: number; syncEveryBytes?: number } = {},
   ) {
-    super({ highWaterMark: opts.batchBytes ?? MiB });
+    const batchBytes = opts.batchBytes ?? MiB;
+    super({ highWaterMark: batchBytes });
+    this.mode = opts.mode ?? 0o640;
+    this.batchBytes = batchBytes;
+    this.syncEveryBytes = opts.syncEveryBytes ?? 64 * MiB;
   }
 
   override _construct(done: (err?: Error | null) => void): void {
-    openAsync(this.path, 'wx', this.opts.mode ?? 0o640).then(
+    openAsync(this.path, 'wx', this.mode).then(
       (fd) => {
         this.fd = fd;
         done();
@@ -45,7 +52,7 @@ export class FileSink extends Writable {
   override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null) => void): void {
     this.pending.push(chunk);
     this.pendingBytes += chunk.length;
-    if (this.pendingBytes < (this.opts.batchBytes ?? MiB)) return done();
+    if (this.pendingBytes < this.batchBytes) return done();
     this.writing = this.flushPending();
     this.writing.then(() => done(), done);
   }
@@ -54,7 +61,12 @@ export class FileSink extends Writable {
     this.writing = this.flushPending();
     this.writing
       .then(() => this.syncing)
-      .then(() => fsyncAsync(this.fd!))
+      .then(() => {
+        // A background sync that failed may have been the only report of a lost write (Linux
+        // reports a writeback error once): the file is not written, whatever a new fsync says.
+        if (this.syncError) throw this.syncError;
+        return fsyncAsync(this.fd!);
+      })
       .then(() => done(), done);
   }
 
@@ -86,7 +98,7 @@ export class FileSink extends Writable {
       written += bytesWritten;
     }
     this.unsynced += bytes;
-    if (this.unsynced >= (this.opts.syncEveryBytes ?? 64 * MiB) && !this.syncing) {
+    if (this.unsynced >= this.syncEveryBytes && !this.syncing) {
       this.unsynced = 0;
       // Not awaited: the disk writes back what is written while the next batches arrive.
       this.syncing = fdatasyncAsync(this.fd!).then(
