@@ -17,7 +17,7 @@ export interface PartedUploadOptions {
 }
 
 /**
- * Streams a body to one S3 object: a multipart upload of `partSize` parts, at most `queueSize` in
+ * Streams a body to one new S3 object: a multipart upload of `partSize` parts, at most `queueSize` in
  * flight, or one PutObject when the body is smaller than a part. The body's chunks are copied into
  * at most queueSize + 1 part buffers that are reused from part to part, so memory is the same for
  * any object size and no part-sized garbage waits for the GC (lib-storage's Upload concatenates a
@@ -65,7 +65,15 @@ export class PartedUpload {
       if (this.failure) throw this.failure;
       const Parts = [...this.parts].sort((a, b) => a.PartNumber! - b.PartNumber!);
       await this.client.send(
-        new CompleteMultipartUploadCommand({ Bucket, Key, UploadId: this.uploadId, MultipartUpload: { Parts } }),
+        new CompleteMultipartUploadCommand({
+          Bucket,
+          Key,
+          UploadId: this.uploadId,
+          MultipartUpload: { Parts },
+          // Create-only: Swift's s3api honours If-None-Match here (412 when the key exists),
+          // while it refuses it on PutObject (501).
+          IfNoneMatch: '*',
+        }),
       );
     } catch (err) {
       await Promise.all(this.inFlight);

@@ -75,17 +75,6 @@ export class S3Storage implements Storage {
       // a large part or download may take long while bytes flow).
       requestHandler: { connectionTimeout: 10_000, socketTimeout: 120_000 },
     });
-    // Every upload creates a new object, so its completion is made conditional: Swift's s3api
-    // honours If-None-Match on CompleteMultipartUpload (its manifest PUT answers 412 when the key
-    // exists) while it refuses it on PutObject (501).
-    this.client.middlewareStack.add(
-      (next, context) => (args) => {
-        if (context.commandName === 'CompleteMultipartUploadCommand')
-          (args.request as { headers: Record<string, string> }).headers['if-none-match'] = '*';
-        return next(args);
-      },
-      { step: 'build', name: 'rearguardCreateOnlyComplete' },
-    );
   }
 
   locationOf(prefix: string): string {
