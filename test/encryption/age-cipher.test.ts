@@ -37,7 +37,7 @@ describe('age encryption at rest', () => {
     writeFileSync(file, encrypted);
 
     for (const who of [alice, bob]) {
-      const out = await execa('age', ['-d', '-i', who.file, file], { encoding: 'buffer' });
+      const out = await execa('age', ['-d', '-i', who.file, file], { encoding: 'buffer', stripFinalNewline: false });
       expect(createHash('sha256').update(out.stdout).digest('hex')).toBe(createHash('sha256').update(plain).digest('hex'));
     }
     const stranger = await identity('stranger');

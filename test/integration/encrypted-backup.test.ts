@@ -41,7 +41,9 @@ describe('encrypted backups', () => {
       expect(stored.length).toBe(a.stored_size);
       expect(sha256(stored)).toBe(a.stored_sha256);
       expect(a.stored_sha256).not.toBe(a.sha256);
-      const plain = (await execa('age', ['-d', '-i', identityFile, join(dir, a.name)], { encoding: 'buffer' })).stdout;
+      const plain = (
+        await execa('age', ['-d', '-i', identityFile, join(dir, a.name)], { encoding: 'buffer', stripFinalNewline: false })
+      ).stdout;
       expect(plain.length).toBe(a.size);
       expect(sha256(Buffer.from(plain))).toBe(a.sha256);
     }
