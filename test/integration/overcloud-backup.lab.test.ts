@@ -133,6 +133,7 @@ async function expectAllUp(): Promise<void> {
 }
 
 describe('POST /v1/backup/overcloud on 3 controllers', () => {
+  // Its own run: an inventory with a dead host.
   test('preflight: an unreachable controller fails the run with host and reason, nothing stopped anywhere', async () => {
     const inv = await inventory('unreachable', {}, [`controller-3 ansible_host=${lab.deadAddress}`]);
     const d = await daemonFor(inv);
@@ -154,72 +155,107 @@ describe('POST /v1/backup/overcloud on 3 controllers', () => {
     await expectAllUp();
   }, 300_000);
 
-  test('stopall=no: one controller at a time, a node whose rear fails does not stop the others', async () => {
-    const inv = await inventory('rolling', { 'controller-1': `rearguard_node_rear_command=${FAILING_REAR}` });
-    const d = await daemonFor(inv);
-    for (const n of lab.nodes) await writeTestRow(n, `rolling-${n.name}`);
-    const watch = probe(lab.nodes);
-    const started = await d.json('POST', '/v1/backup/overcloud?stopall=no', { status: 202 });
-    const run = await waitForRun(d, started.run.id, 900_000);
-    const samples = await watch.stop();
+  // One run per mode, taken once: every test below only reads its outcome.
+  describe('stopall=no: one controller at a time, a node whose rear fails does not stop the others', () => {
+    let d: Awaited<ReturnType<typeof daemonFor>>;
+    let run: { state: string; error: string | null; events: Event[] };
+    let samples: Sample[];
+    let byNode: Record<string, { state: string; error: string | null; location_url: string }>;
 
-    // Never two controllers down at once; each was down at some point.
-    expect(Math.max(...samples.map(downCount))).toBe(1);
-    for (const i of [0, 1, 2])
-      expect(
-        samples.some((s) => !s.up[i]),
-        `controller-${i} was stopped`,
-      ).toBe(true);
-    await expectAllUp();
+    beforeAll(async () => {
+      const inv = await inventory('rolling', { 'controller-1': `rearguard_node_rear_command=${FAILING_REAR}` });
+      d = await daemonFor(inv);
+      for (const n of lab.nodes) await writeTestRow(n, `rolling-${n.name}`);
+      const watch = probe(lab.nodes);
+      const started = await d.json('POST', '/v1/backup/overcloud?stopall=no', { status: 202 });
+      run = await waitForRun(d, started.run.id, 900_000);
+      samples = await watch.stop();
+      const backups = await Promise.all(started.backup_ids.map((id: string) => d.json('GET', `/v1/backup/${id}`)));
+      byNode = Object.fromEntries(backups.map((b) => [b.node, b]));
+    }, 900_000);
 
-    expect(run.state).toBe('partially_failed');
-    expect(run.error).toContain('controller-1: image: rear mkbackup');
-    expect(run.error).toContain('simulated ReaR failure on controller-1');
-    const backups = await Promise.all(started.backup_ids.map((id: string) => d.json('GET', `/v1/backup/${id}`)));
-    const byNode = Object.fromEntries(backups.map((b) => [b.node, b]));
-    expect(byNode['controller-1'].state).toBe('failed');
-    expect(byNode['controller-1'].error).toContain('simulated ReaR failure');
-    for (const name of ['controller-0', 'controller-2']) {
-      expect(byNode[name].state).toBe('available');
-      expect(await dumpOf(byNode[name].location_url)).toContain(`rolling-${name}`);
-    }
+    test('never two controllers down at once; each was down at some point, all up at the end', async () => {
+      expect(Math.max(...samples.map(downCount))).toBe(1);
+      for (const i of [0, 1, 2])
+        expect(
+          samples.some((s) => !s.up[i]),
+          `controller-${i} was stopped`,
+        ).toBe(true);
+      await expectAllUp();
+    });
 
-    // Imaged strictly one after the other, in inventory order.
-    const windows = [...imageWindows(run.events).entries()].sort((a, b) => a[1][0] - b[1][0]);
-    expect(windows.map(([h]) => h)).toEqual(['controller-0', 'controller-1', 'controller-2']);
-    for (let i = 1; i < windows.length; i++) expect(windows[i]![1][0]).toBeGreaterThan(windows[i - 1]![1][1]);
+    test("the run is partially_failed with the failed node's rear message", () => {
+      expect(run.state).toBe('partially_failed');
+      expect(run.error).toContain('controller-1: image: rear mkbackup');
+      expect(run.error).toContain('simulated ReaR failure on controller-1');
+      expect(byNode['controller-1']!.state).toBe('failed');
+      expect(byNode['controller-1']!.error).toContain('simulated ReaR failure');
+    });
 
-    const { nodes } = await d.json('GET', '/v1/nodes?target=overcloud');
-    expect(nodes.map((n: { name: string }) => n.name)).toEqual(['controller-0', 'controller-1', 'controller-2']);
-    for (const n of nodes) expect(n.address).toBe(lab.nodes.find((x) => x.name === n.name)!.address);
-    expect(nodes[0].macs).toEqual([expect.stringMatching(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/)]);
-  }, 900_000);
+    test('the other controllers have available backups holding their own consistent dump', async () => {
+      for (const name of ['controller-0', 'controller-2']) {
+        expect(byNode[name]!.state).toBe('available');
+        expect(await dumpOf(byNode[name]!.location_url)).toContain(`rolling-${name}`);
+      }
+    });
 
-  test('stopall=yes: every controller down together, imaged in parallel, all up again, 3 backups', async () => {
-    const d = await daemonFor(lab.inventoryFile);
-    for (const n of lab.nodes) await writeTestRow(n, `stopall-${n.name}`);
-    const watch = probe(lab.nodes);
-    const started = await d.json('POST', '/v1/backup/overcloud?stopall=yes', { status: 202 });
-    const run = await waitForRun(d, started.run.id, 900_000);
-    const samples = await watch.stop();
+    test('controllers are imaged strictly one after the other, in inventory order', () => {
+      const windows = [...imageWindows(run.events).entries()].sort((a, b) => a[1][0] - b[1][0]);
+      expect(windows.map(([h]) => h)).toEqual(['controller-0', 'controller-1', 'controller-2']);
+      for (let i = 1; i < windows.length; i++) expect(windows[i]![1][0]).toBeGreaterThan(windows[i - 1]![1][1]);
+    });
 
-    expect(run.error).toBeNull();
-    expect(run.state).toBe('succeeded');
-    expect(samples.some((s) => downCount(s) === 3)).toBe(true);
-    expect(downCount(samples.at(-1)!)).toBe(0);
-    await expectAllUp();
+    test('the nodes are on record with their addresses and MACs', async () => {
+      const { nodes } = await d.json('GET', '/v1/nodes?target=overcloud');
+      expect(nodes.map((n: { name: string }) => n.name)).toEqual(['controller-0', 'controller-1', 'controller-2']);
+      for (const n of nodes) expect(n.address).toBe(lab.nodes.find((x) => x.name === n.name)!.address);
+      expect(nodes[0].macs).toEqual([expect.stringMatching(/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/)]);
+    });
+  });
 
-    const windows = [...imageWindows(run.events).values()];
-    expect(windows).toHaveLength(3);
-    expect(Math.max(...windows.map((w) => w[0]))).toBeLessThan(Math.min(...windows.map((w) => w[1])));
+  describe('stopall=yes: every controller down together, imaged in parallel, all up again, 3 backups', () => {
+    let d: Awaited<ReturnType<typeof daemonFor>>;
+    let run: { state: string; error: string | null; events: Event[] };
+    let samples: Sample[];
+    let backupIds: string[];
 
-    for (const id of started.backup_ids) {
-      const b = await d.json('GET', `/v1/backup/${id}`);
-      expect(b.state).toBe('available');
-      expect(await dumpOf(b.location_url)).toContain(`stopall-${b.node}`);
-    }
-  }, 900_000);
+    beforeAll(async () => {
+      d = await daemonFor(lab.inventoryFile);
+      for (const n of lab.nodes) await writeTestRow(n, `stopall-${n.name}`);
+      const watch = probe(lab.nodes);
+      const started = await d.json('POST', '/v1/backup/overcloud?stopall=yes', { status: 202 });
+      backupIds = started.backup_ids;
+      run = await waitForRun(d, started.run.id, 900_000);
+      samples = await watch.stop();
+    }, 900_000);
 
+    test('the run succeeded', () => {
+      expect(run.error).toBeNull();
+      expect(run.state).toBe('succeeded');
+    });
+
+    test('all three were down together, and all are up again', async () => {
+      expect(samples.some((s) => downCount(s) === 3)).toBe(true);
+      expect(downCount(samples.at(-1)!)).toBe(0);
+      await expectAllUp();
+    });
+
+    test('the three images were made at the same time', () => {
+      const windows = [...imageWindows(run.events).values()];
+      expect(windows).toHaveLength(3);
+      expect(Math.max(...windows.map((w) => w[0]))).toBeLessThan(Math.min(...windows.map((w) => w[1])));
+    });
+
+    test("each backup is available and holds its node's dump", async () => {
+      for (const id of backupIds) {
+        const b = await d.json('GET', `/v1/backup/${id}`);
+        expect(b.state).toBe('available');
+        expect(await dumpOf(b.location_url)).toContain(`stopall-${b.node}`);
+      }
+    });
+  });
+
+  // Its own run: the daemon is killed mid-run, so no other test can read this one's outcome.
   test('SIGKILL during quiesce: the restarted daemon brings services back and marks the run interrupted', async () => {
     const ws = new Workspace();
     workspaces.push(ws);
