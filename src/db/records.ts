@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, or, sql, type SQL } from 'drizzle-orm';
 import { RearguardError } from '../core/errors.ts';
 import type { Backup, BackupFilter, Page, Restore, RestoreFilter, Run, RunEvent } from '../core/model.ts';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
@@ -40,7 +40,9 @@ export function sqliteRecords(db: Db): Records {
       const m = db.select({ at: time, id: table.id }).from(table).where(eq(table.id, marker)).get() as
         { at: number; id: string } | undefined;
       if (!m) throw new RearguardError('invalid', `marker ${marker} is not a ${what} id`, { field: 'marker' });
-      conds = [...conds, or(lt(time, m.at), and(eq(time, m.at), lt(table.id, m.id)))!];
+      // One row-value comparison: SQLite seeks the (time, id) index to the marker. Spelled as
+      // `time < ? OR (time = ? AND id < ?)` it scans the index from the newest row instead.
+      conds = [...conds, sql`(${time}, ${table.id}) < (${m.at}, ${m.id})`];
     }
     const rows = db
       .select()
