@@ -1,13 +1,21 @@
 import { z } from '@hono/zod-openapi';
 import { idPattern } from '../core/ids.ts';
-import { restorePhases, type Backup, type Restore, type Run, type RunEvent } from '../core/model.ts';
+import {
+  backupStates,
+  eventLevels,
+  restorePhases,
+  restoreStates,
+  runKinds,
+  runStates,
+  type Backup,
+  type Restore,
+  type Run,
+  type RunEvent,
+} from '../core/model.ts';
 import type { NodeRecord } from '../core/ports.ts';
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
-
-export const backupStates = ['pending', 'transferring', 'available', 'failed', 'deleting'] as const;
-export const runStates = ['queued', 'running', 'succeeded', 'failed', 'partially_failed', 'cancelled', 'interrupted'] as const;
 
 export const backupIdParam = z.object({
   id: z
@@ -22,8 +30,6 @@ export const restoreIdParam = z.object({
     .regex(idPattern('rs'), 'not a restore id (rs_ followed by 26 base32 characters)')
     .openapi({ param: { name: 'id', in: 'path' }, example: 'rs_0c4x9d1f8h3k5n6p0r2s4t7q2m' }),
 });
-
-export const restoreStates = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'] as const;
 
 export const restoreSchema = z
   .object({
@@ -120,7 +126,7 @@ export const backupSchema = z
 export const runSchema = z
   .object({
     id: z.string(),
-    kind: z.enum(['backup', 'restore', 'cleanup', 'verify']),
+    kind: z.enum(runKinds),
     target: z.string(),
     params: z.record(z.string(), z.unknown()),
     state: z.enum(runStates),
@@ -137,7 +143,7 @@ export const runEventSchema = z
   .object({
     seq: z.number().int(),
     at: z.string(),
-    level: z.enum(['info', 'warn', 'error']),
+    level: z.enum(eventLevels),
     phase: z.string(),
     host: z.string().nullable(),
     message: z.string(),

@@ -3,8 +3,11 @@
 export const targets = ['undercloud', 'overcloud'] as const;
 export type Target = (typeof targets)[number];
 
-export type RunKind = 'backup' | 'restore' | 'cleanup' | 'verify';
-export type RunState = 'queued' | 'running' | 'succeeded' | 'failed' | 'partially_failed' | 'cancelled' | 'interrupted';
+// Each list of values is spelled once, here: the API schemas and the database schema import it.
+export const runKinds = ['backup', 'restore', 'cleanup', 'verify'] as const;
+export type RunKind = (typeof runKinds)[number];
+export const runStates = ['queued', 'running', 'succeeded', 'failed', 'partially_failed', 'cancelled', 'interrupted'] as const;
+export type RunState = (typeof runStates)[number];
 
 export interface Run {
   id: string;
@@ -38,18 +41,22 @@ export type Phase =
   | 'recover'
   | RestorePhase;
 
+export const eventLevels = ['info', 'warn', 'error'] as const;
+export type EventLevel = (typeof eventLevels)[number];
+
 export interface RunEvent {
   seq: number;
   runId: string;
   at: number;
-  level: 'info' | 'warn' | 'error';
+  level: EventLevel;
   phase: Phase | string;
   host: string | null;
   message: string;
   data: Record<string, unknown> | null;
 }
 
-export type BackupState = 'pending' | 'transferring' | 'available' | 'failed' | 'deleting';
+export const backupStates = ['pending', 'transferring', 'available', 'failed', 'deleting'] as const;
+export type BackupState = (typeof backupStates)[number];
 
 export interface Artefact {
   name: string;
@@ -106,7 +113,8 @@ export interface Page<T> {
   nextMarker: string | null;
 }
 
-export type RestoreState = 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'interrupted';
+export const restoreStates = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'] as const;
+export type RestoreState = (typeof restoreStates)[number];
 
 /** The milestones of a restore, in the order a booting node reaches them. */
 export const restorePhases = [

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import type { BackupManifest } from '../core/model.ts';
+import { backupStates, eventLevels, restoreStates, runKinds, runStates, type BackupManifest } from '../core/model.ts';
 import { index, integer, sqliteTable, text, uniqueIndex } from 'drizzle-orm/sqlite-core';
 
 /** Timestamps are epoch milliseconds: compact, sortable, and exact for keyset pagination. */
@@ -8,11 +8,11 @@ export const runs = sqliteTable(
   'runs',
   {
     id: text('id').primaryKey(),
-    kind: text('kind', { enum: ['backup', 'restore', 'cleanup', 'verify'] }).notNull(),
+    kind: text('kind', { enum: runKinds }).notNull(),
     target: text('target').notNull(),
     params: text('params', { mode: 'json' }).$type<Record<string, unknown>>().notNull(),
     state: text('state', {
-      enum: ['queued', 'running', 'succeeded', 'failed', 'partially_failed', 'cancelled', 'interrupted'],
+      enum: runStates,
     }).notNull(),
     createdAt: integer('created_at').notNull(),
     startedAt: integer('started_at'),
@@ -43,7 +43,7 @@ export const runEvents = sqliteTable(
       .notNull()
       .references(() => runs.id, { onDelete: 'cascade' }),
     at: integer('at').notNull(),
-    level: text('level', { enum: ['info', 'warn', 'error'] }).notNull(),
+    level: text('level', { enum: eventLevels }).notNull(),
     phase: text('phase').notNull(),
     host: text('host'),
     message: text('message').notNull(),
@@ -64,7 +64,7 @@ export const backups = sqliteTable(
     runId: text('run_id')
       .notNull()
       .references(() => runs.id),
-    state: text('state', { enum: ['pending', 'transferring', 'available', 'failed', 'deleting'] }).notNull(),
+    state: text('state', { enum: backupStates }).notNull(),
     size: integer('size'),
     sha256: text('sha256'),
     manifest: text('manifest', { mode: 'json' }).$type<BackupManifest>(),
@@ -87,7 +87,7 @@ export const restores = sqliteTable(
     backupId: text('backup_id').notNull(),
     node: text('node').notNull(),
     runId: text('run_id').references(() => runs.id),
-    state: text('state', { enum: ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'interrupted'] }).notNull(),
+    state: text('state', { enum: restoreStates }).notNull(),
     createdAt: integer('created_at').notNull(),
     startedAt: integer('started_at'),
     finishedAt: integer('finished_at'),

@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'vitest';
-import type { RunState } from '../../src/core/model.ts';
+import { runStates, type RunState } from '../../src/core/model.ts';
 import { assertTransition, canTransition, isLive } from '../../src/core/run-state.ts';
 
-const all: RunState[] = ['queued', 'running', 'succeeded', 'failed', 'partially_failed', 'cancelled', 'interrupted'];
+const all: readonly RunState[] = runStates;
 const ended = all.filter((s) => s !== 'queued' && s !== 'running');
 
 /** Every pair of states, allowed or not: the table is the whole state machine. */

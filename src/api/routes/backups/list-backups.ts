@@ -2,7 +2,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { listBackups } from '../../../core/backup-catalog.ts';
 import type { Api, ApiDeps } from '../../deps.ts';
 import { problemResponses } from '../../problem.ts';
-import { backupOut, backupSchema, backupStates } from '../../schemas.ts';
+import { backupStates } from '../../../core/model.ts';
+import { backupOut, backupSchema } from '../../schemas.ts';
 
 const route = createRoute({
   method: 'get',

@@ -2,7 +2,8 @@ import { createRoute, z } from '@hono/zod-openapi';
 import { listRestores } from '../../../core/restore-catalog.ts';
 import type { Api, ApiDeps } from '../../deps.ts';
 import { problemResponses } from '../../problem.ts';
-import { restoreOut, restoreSchema, restoreStates } from '../../schemas.ts';
+import { restoreStates } from '../../../core/model.ts';
+import { restoreOut, restoreSchema } from '../../schemas.ts';
 
 const route = createRoute({
   method: 'get',
