@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { readInventory } from './ansible/inventory.ts';
 import { runPlaybook } from './ansible/playbook-run.ts';
@@ -17,6 +17,7 @@ import { recoverInterruptedRuns } from './core/run-recovery.ts';
 import { checkStorage } from './core/storage-check.ts';
 import { RunJournal } from './core/run-journal.ts';
 import { openDatabase } from './db/client.ts';
+import { takeInstanceLocks, type InstanceLock } from './db/instance-lock.ts';
 import { ageCipher } from './encryption/age-cipher.ts';
 import { sqliteRecords } from './db/records.ts';
 import { writeDefaultInventory } from './default-inventory.ts';
@@ -43,9 +44,23 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
-/** Wires config -> db -> core -> http, recovers what a previous daemon left, then listens. */
+/**
+ * Takes the data dir and the database for this process alone (a second daemon on them stops here,
+ * having changed nothing), wires config -> db -> core -> http, recovers what a previous daemon
+ * left, then listens.
+ */
 export async function startDaemon(config: Config, log: Log = createLogger(config.log.level)): Promise<Daemon> {
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const lock = takeInstanceLocks([join(config.dataDir, 'rearguardd.lock'), `${config.database}.lock`]);
+  try {
+    return await startOwned(config, log, lock);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+}
+
+async function startOwned(config: Config, log: Log, lock: InstanceLock): Promise<Daemon> {
   const db = openDatabase(config.database);
   const records = sqliteRecords(db);
 
@@ -184,6 +199,7 @@ export async function startDaemon(config: Config, log: Log = createLogger(config
         await tftpServer.stop();
         ctx.storage.close?.();
         db.$client.close();
+        lock.release();
         log.info({}, 'rearguard stopped');
       })()),
   };

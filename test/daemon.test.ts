@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
@@ -56,6 +56,50 @@ describe('start-up', () => {
     expect(await p.url).toMatch(/^http:\/\/127\.0\.0\.2:\d+$/);
     killGroup(p, 'SIGTERM');
     expect(await p.exited).toBe(0);
+  });
+});
+
+describe('one daemon per data dir', () => {
+  test('a second daemon on it (other ports, the same ports, --help) changes nothing; the live backup succeeds', async () => {
+    const ws = new Workspace({ undercloud: { undercloud: { hold: true } } });
+    workspaces.push(ws);
+    const env = { REARGUARD_CONFIG: ws.writeConfig({ log: { level: 'info' } }) };
+    const first = daemon({ env });
+    const url = await first.url;
+    const c = client(url);
+    const run = await c.json('POST', '/v1/backup/undercloud', { status: 202 });
+    await waitForFile(join(ws.staging, `quiesced-${run.run.id}-undercloud`));
+
+    const holds = new RegExp(
+      `^rearguard: cannot start: another rearguardd \\(pid ${first.child.pid}\\) holds .*/var/rearguardd\\.lock$`,
+    );
+    for (const listen of ['127.0.0.1:0', new URL(url).host]) {
+      const second = daemon({ env: { ...env, REARGUARD_LISTEN: listen } });
+      expect(await second.exited).toBe(1);
+      expect(second.stderr).toEqual([expect.stringMatching(holds)]);
+    }
+    const help = daemon({ env, args: ['--help'] });
+    expect(await help.exited).toBe(0);
+    expect(help.stdout[0]).toMatch(/^usage: rearguardd/);
+    const typo = daemon({ env, args: ['--confg', 'x.yml'] });
+    expect(await typo.exited).toBe(2);
+    expect(typo.stderr[0]).toBe("rearguardd: Unknown option '--confg'");
+
+    // The first daemon's run went on untouched: not interrupted, its services never restarted by another.
+    expect((await c.json('GET', `/v1/runs/${run.run.id}`)).state).toBe('running');
+    expect(existsSync(join(ws.staging, 'unquiesced'))).toBe(false);
+    writeFileSync(join(ws.staging, `release-${run.run.id}`), '');
+    const done = await waitForRun(c, run.run.id);
+    expect(done.state).toBe('succeeded');
+    expect(done.events.some((e: { phase: string }) => e.phase === 'recovery')).toBe(false);
+
+    // Once the owner has stopped, the next daemon takes the data dir.
+    killGroup(first, 'SIGTERM');
+    expect(await first.exited).toBe(0);
+    const next = daemon({ env, args: ['--config', env.REARGUARD_CONFIG] });
+    await waitReady(await next.url);
+    killGroup(next, 'SIGTERM');
+    expect(await next.exited).toBe(0);
   });
 });
 

@@ -17,6 +17,8 @@ describe('POST /v1/storage/validate', () => {
     const check = await d.json('POST', '/v1/storage/validate', { role: 'operator' });
     expect(check).toMatchObject({ location: `file://${ws.storage}`, writable: true, error: null });
     expect((await d.request('POST', '/v1/storage/validate', { role: 'reader' })).status).toBe(403);
+    // The next test starts a daemon on the same data dir, which only one daemon at a time may own.
+    await d.stop();
   });
 
   test('storage that cannot be written gives the reason, and the daemon warns at start-up', async () => {

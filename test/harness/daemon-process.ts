@@ -16,8 +16,8 @@ export interface DaemonProcess {
  * The daemon as operators run it (`bin/rearguardd.js`), in its own process group so a
  * test can kill the whole group the way systemd kills a service's cgroup.
  */
-export function spawnDaemon(opts: { cwd?: string; env?: Record<string, string> } = {}): DaemonProcess {
-  const child = spawn(process.execPath, [resolve(repo, 'bin/rearguardd.js')], {
+export function spawnDaemon(opts: { cwd?: string; env?: Record<string, string>; args?: string[] } = {}): DaemonProcess {
+  const child = spawn(process.execPath, [resolve(repo, 'bin/rearguardd.js'), ...(opts.args ?? [])], {
     cwd: opts.cwd ?? repo,
     env: { ...process.env, REARGUARD_LISTEN: '127.0.0.1:0', REARGUARD_TFTP_LISTEN: '127.0.0.1:0', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
