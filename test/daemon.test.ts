@@ -1,5 +1,6 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { killGroup, spawnDaemon, waitReady, type DaemonProcess } from './harness/daemon-process.ts';
@@ -112,9 +113,12 @@ describe('a daemon that dies mid-run', () => {
     const c1 = client(await first.url);
     const run = await c1.json('POST', '/v1/backup/undercloud', { status: 202 });
     await waitForFile(join(ws.staging, `quiesced-${run.run.id}-undercloud`));
+    expect(await processesWith(ws.dir)).not.toEqual([]);
 
+    // The daemon's group only: the playbook's own group dies with the daemon, nothing else kills it.
     killGroup(first, 'SIGKILL');
     await first.exited;
+    await expect.poll(() => processesWith(ws.dir), { timeout: 10_000, interval: 200 }).toEqual([]);
 
     const second = daemon({ env });
     const url = await second.url;
@@ -192,3 +196,14 @@ describe('a daemon that dies mid-run', () => {
     expect(await second.exited).toBe(0);
   });
 });
+
+/** Processes whose command line names the path: the playbook of a workspace's daemon and its workers. */
+async function processesWith(path: string): Promise<string[]> {
+  const found: string[] = [];
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(path)) found.push(`${pid} ${cmdline.replaceAll('\0', ' ').trim()}`);
+  }
+  return found;
+}

@@ -97,6 +97,7 @@ async function run(opts: RunPlaybookOptions, varsFile: string): Promise<Playbook
   };
   const onExit = () => killGroup('SIGKILL');
   process.once('exit', onExit);
+  const watchdog = child.pid === undefined ? undefined : groupWatchdog(child.pid);
 
   const stats: Record<string, HostStats> = {};
   const lastFailure = new Map<string, PlaybookFailure>();
@@ -152,7 +153,27 @@ async function run(opts: RunPlaybookOptions, varsFile: string): Promise<Playbook
     for (const t of timers) clearTimeout(t);
     opts.signal?.removeEventListener('abort', cancel);
     process.removeListener('exit', onExit);
+    // Before its stdin closes, or it would kill the group (already gone, its id free for reuse).
+    watchdog?.kill('SIGKILL');
   }
+}
+
+/**
+ * Kills the playbook's process group (ansible, its workers, their ssh clients) if the daemon
+ * dies, however it dies (SIGKILL, OOM, a crash skip the 'exit' handler): the watchdog blocks
+ * reading a pipe from the daemon, and the kernel closes that pipe at the daemon's death. It is a
+ * lone sh (`read` is a builtin, no child to orphan) in a process group of its own, so that a kill
+ * of the daemon's group does not take it along; the run's end kills it first.
+ */
+function groupWatchdog(pgid: number) {
+  return execa('/bin/sh', ['-c', 'while read -r _; do :; done; kill -9 -"$1"', 'rearguard-watchdog', String(pgid)], {
+    stdin: 'pipe',
+    stdout: 'ignore',
+    stderr: 'ignore',
+    detached: true,
+    cleanup: false,
+    reject: false,
+  });
 }
 
 function lines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): Promise<void> {

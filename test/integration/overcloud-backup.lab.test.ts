@@ -266,11 +266,14 @@ describe('POST /v1/backup/overcloud on 3 controllers', () => {
     const started = await c1.json('POST', '/v1/backup/overcloud?stopall=yes', { status: 202 });
     await waitForEvent(c1, started.run.id, (e) => e.message === 'ok: quiesce: stop services');
 
-    // As systemd would kill the service's cgroup: the daemon and the ansible-playbook it started.
+    // The daemon's process group only: the playbook's own group (ansible, its workers, their ssh
+    // sessions to the nodes) must die with the daemon, with nothing else to kill it.
     const ansible = await childProcessGroups(first.child.pid!);
+    expect(ansible).not.toEqual([]);
     killGroup(first, 'SIGKILL');
-    for (const pgid of ansible) process.kill(-pgid, 'SIGKILL');
     await first.exited;
+    const alive = async () => (await Promise.all(ansible.map(groupAlive))).filter(Boolean);
+    await expect.poll(alive, { timeout: 10_000, interval: 200 }).toEqual([]);
     expect((await Promise.all(lab.nodes.map(mariadbRunning))).includes(false)).toBe(true);
 
     const second = spawnDaemon({ env });
@@ -315,4 +318,16 @@ async function childProcessGroups(pid: number): Promise<number[]> {
     }
   }
   return groups;
+}
+
+/** Whether a process group has a live member (a zombie no one reaps does not count). */
+async function groupAlive(pgid: number): Promise<boolean> {
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    // After the parenthesised command name: state (field 3), ppid, pgrp (field 5).
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(pgrp) === pgid && state !== 'Z') return true;
+  }
+  return false;
 }
