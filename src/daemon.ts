@@ -3,7 +3,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
-import { readInventory } from './ansible/inventory.ts';
+import { InventorySource } from './ansible/inventory-source.ts';
 import { runPlaybook } from './ansible/playbook-run.ts';
 import { adminToken } from './admin-token.ts';
 import { createApi } from './api/app.ts';
@@ -12,7 +12,7 @@ import { sha256Hex } from './api/auth.ts';
 import type { Config } from './config.ts';
 import type { CoreContext } from './core/context.ts';
 import { LiveRuns } from './core/live-runs.ts';
-import type { Inventory, PlaybookRunner, TargetHost } from './core/ports.ts';
+import type { PlaybookRunner } from './core/ports.ts';
 import { recoverInterruptedRuns } from './core/run-recovery.ts';
 import { checkStorage } from './core/storage-check.ts';
 import { RunJournal } from './core/run-journal.ts';
@@ -78,13 +78,7 @@ async function startOwned(config: Config, log: Log, lock: InstanceLock): Promise
         undercloud: config.targets.undercloud.group,
         overcloud: config.targets.overcloud.group,
       });
-  const inventory: Inventory = {
-    async hostsOf(group): Promise<TargetHost[]> {
-      const inv = await readInventory(inventoryFile);
-      const names = new Set(inv.groups[group] ?? []);
-      return inv.hosts.filter((h) => names.has(h.name));
-    },
-  };
+  const inventory = new InventorySource(inventoryFile);
   // Extra-vars files of runs a killed daemon left behind are swept here: no run is live yet.
   const varsDir = resolve(config.dataDir, 'run');
   rmSync(varsDir, { recursive: true, force: true });

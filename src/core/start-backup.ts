@@ -43,6 +43,10 @@ export async function startBackup(ctx: CoreContext, live: LiveRuns, req: BackupR
     if (earlier) return earlier;
   }
 
+  // One query, before anything that costs more: a burst of requests on a live target reads no
+  // inventory (the check is made again in the transaction below, where it settles races).
+  refuseIfLive(ctx, target);
+
   const group = ctx.targets[target].group;
   const hosts = await ctx.inventory.hostsOf(group);
   if (hosts.length === 0) {
@@ -81,10 +85,7 @@ export async function startBackup(ctx: CoreContext, live: LiveRuns, req: BackupR
       const earlier = replay(ctx, req);
       if (earlier) return earlier;
     }
-    const other = ctx.records.runs.liveForTarget(target);
-    if (other) {
-      throw new RearguardError('conflict', `a ${other.kind} run is already live on ${target}: ${other.id}`, { run_id: other.id });
-    }
+    refuseIfLive(ctx, target);
     const restoring = hosts.map((h) => ctx.records.restores.liveForNode(h.name)).find((r) => r !== undefined);
     if (restoring) {
       throw new RearguardError('conflict', `node ${restoring.node} of ${target} is being restored: ${restoring.id}`, {
@@ -105,6 +106,13 @@ export async function startBackup(ctx: CoreContext, live: LiveRuns, req: BackupR
   );
   live.start(run.id, (signal) => executeBackupRun(ctx, run.id, hosts, signal));
   return outcome;
+}
+
+function refuseIfLive(ctx: CoreContext, target: Target): void {
+  const other = ctx.records.runs.liveForTarget(target);
+  if (other) {
+    throw new RearguardError('conflict', `a ${other.kind} run is already live on ${target}: ${other.id}`, { run_id: other.id });
+  }
 }
 
 /** The run an earlier request with the same Idempotency-Key made, if any; a different request with that key is refused. */

@@ -94,6 +94,18 @@ describe('POST /v1/backup/{target}', () => {
     expect((await waitForRun(d, first.run.id)).state).toBe('succeeded');
   });
 
+  test('a burst of 30 requests on one target starts exactly one run; the others get 409 naming it', async () => {
+    ws.setHosts({ undercloud: { undercloud: { hold: true } } });
+    const answers = await Promise.all(Array.from({ length: 30 }, () => d.request('POST', '/v1/backup/undercloud')));
+    const bodies = await Promise.all(answers.map((r) => r.json()));
+    const started = bodies.filter((_, i) => answers[i]!.status === 202);
+    expect(started).toHaveLength(1);
+    expect(answers.filter((r) => r.status === 409)).toHaveLength(29);
+    for (const [i, body] of bodies.entries()) if (answers[i]!.status === 409) expect(body.run_id).toBe(started[0].run.id);
+    writeFileSync(join(ws.staging, `release-${started[0].run.id}`), '');
+    expect((await waitForRun(d, started[0].run.id)).state).toBe('succeeded');
+  });
+
   test('an Idempotency-Key returns the same run on retry and refuses a different request', async () => {
     const headers = { 'idempotency-key': `key-${Date.now()}` };
     const a = await d.request('POST', '/v1/backup/undercloud', { headers });
