@@ -12,6 +12,8 @@ interface LiveRun {
  */
 export class LiveRuns {
   private readonly live = new Map<string, LiveRun>();
+  /** Targets whose next run is being admitted (its hosts being read), with the id it will have. */
+  private readonly admitting = new Map<string, string>();
   private heartbeat: NodeJS.Timeout | undefined;
 
   constructor(private readonly ctx: CoreContext) {
@@ -25,6 +27,22 @@ export class LiveRuns {
       .catch((err: Error) => this.failUnexpectedly(runId, err))
       .finally(() => this.live.delete(runId));
     this.live.set(runId, { controller, done });
+  }
+
+  /**
+   * Runs `admit` with the target claimed for `runId`: while it runs, another admission on the
+   * target is refused at once with the claimant's id (a burst of requests waits for nobody's
+   * inventory read). The claim is this daemon's only; the database settles races beyond it.
+   */
+  async admitOn<T>(target: string, runId: string, admit: () => Promise<T>, refuse: (claimant: string) => Error): Promise<T> {
+    const claimant = this.admitting.get(target);
+    if (claimant) throw refuse(claimant);
+    this.admitting.set(target, runId);
+    try {
+      return await admit();
+    } finally {
+      this.admitting.delete(target);
+    }
   }
 
   isExecuting(runId: string): boolean {

@@ -2,6 +2,7 @@ import type { CoreContext } from './context.ts';
 import { RearguardError } from './errors.ts';
 import { newId } from './ids.ts';
 import { targets, type Backup, type Run, type Target } from './model.ts';
+import type { TargetHost } from './ports.ts';
 import { executeBackupRun } from './backup-run.ts';
 import { newRun } from './new-run.ts';
 import type { LiveRuns } from './live-runs.ts';
@@ -47,14 +48,6 @@ export async function startBackup(ctx: CoreContext, live: LiveRuns, req: BackupR
   // inventory (the check is made again in the transaction below, where it settles races).
   refuseIfLive(ctx, target);
 
-  const group = ctx.targets[target].group;
-  const hosts = await ctx.inventory.hostsOf(group);
-  if (hosts.length === 0) {
-    throw new RearguardError('unprocessable', `target ${target} has no hosts: inventory group '${group}' is empty or missing`, {
-      field: 'target',
-    });
-  }
-
   const run = newRun(ctx, {
     kind: 'backup',
     target,
@@ -62,8 +55,35 @@ export async function startBackup(ctx: CoreContext, live: LiveRuns, req: BackupR
     requestedBy: req.requestedBy,
     idempotencyKey: req.idempotencyKey,
   });
-  const now = run.createdAt;
+  const beingStarted = (claimant: string) =>
+    new RearguardError('conflict', `a backup run is being started on ${target}: ${claimant}`, { run_id: claimant });
+  const { outcome, hosts } = await live.admitOn(target, run.id, () => admit(ctx, req, target, run), beingStarted);
+  if (!outcome.created) return outcome;
 
+  ctx.journal.record(
+    run.id,
+    'run',
+    `backup of ${target} requested by ${req.requestedBy ?? 'anonymous'} (stopall=${req.stopall})`,
+  );
+  live.start(run.id, (signal) => executeBackupRun(ctx, run.id, hosts, signal));
+  return outcome;
+}
+
+/** Reads the target's hosts and records the run with one pending backup per host, in one transaction. */
+async function admit(
+  ctx: CoreContext,
+  req: BackupRequest,
+  target: Target,
+  run: Run,
+): Promise<{ outcome: StartedBackup; hosts: TargetHost[] }> {
+  const group = ctx.targets[target].group;
+  const hosts = await ctx.inventory.hostsOf(group);
+  if (hosts.length === 0) {
+    throw new RearguardError('unprocessable', `target ${target} has no hosts: inventory group '${group}' is empty or missing`, {
+      field: 'target',
+    });
+  }
+  const now = run.createdAt;
   const backups: Backup[] = hosts.map((h) => ({
     id: newId('bk'),
     name: `${h.name}-${stamp(now)}`,
@@ -97,15 +117,7 @@ export async function startBackup(ctx: CoreContext, live: LiveRuns, req: BackupR
     for (const b of backups) ctx.records.backups.insert(b);
     return { run, backups, created: true };
   });
-  if (!outcome.created) return outcome;
-
-  ctx.journal.record(
-    run.id,
-    'run',
-    `backup of ${target} requested by ${req.requestedBy ?? 'anonymous'} (stopall=${req.stopall})`,
-  );
-  live.start(run.id, (signal) => executeBackupRun(ctx, run.id, hosts, signal));
-  return outcome;
+  return { outcome, hosts };
 }
 
 function refuseIfLive(ctx: CoreContext, target: Target): void {
