@@ -19,6 +19,19 @@ function daemon(opts: Parameters<typeof spawnDaemon>[0]): DaemonProcess {
   return p;
 }
 
+/** A daemon process with an undercloud backup held mid-image by the fixture playbook (its services stopped). */
+async function heldBackup() {
+  const ws = new Workspace({ undercloud: { undercloud: { hold: true } } });
+  workspaces.push(ws);
+  const env = { REARGUARD_CONFIG: ws.writeConfig({ log: { level: 'info' } }) };
+  const p = daemon({ env });
+  const url = await p.url;
+  const c = client(url);
+  const run = await c.json('POST', '/v1/backup/undercloud', { status: 202 });
+  await waitForFile(join(ws.staging, `quiesced-${run.run.id}-undercloud`));
+  return { ws, env, process: p, url, c, run };
+}
+
 describe('start-up', () => {
   test('embedded defaults: generates an admin token only root can read, and it works', async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'rearguard-defaults-'));
@@ -62,14 +75,7 @@ describe('start-up', () => {
 
 describe('one daemon per data dir', () => {
   test('a second daemon on it (other ports, the same ports, --help) changes nothing; the live backup succeeds', async () => {
-    const ws = new Workspace({ undercloud: { undercloud: { hold: true } } });
-    workspaces.push(ws);
-    const env = { REARGUARD_CONFIG: ws.writeConfig({ log: { level: 'info' } }) };
-    const first = daemon({ env });
-    const url = await first.url;
-    const c = client(url);
-    const run = await c.json('POST', '/v1/backup/undercloud', { status: 202 });
-    await waitForFile(join(ws.staging, `quiesced-${run.run.id}-undercloud`));
+    const { ws, env, process: first, url, c, run } = await heldBackup();
 
     const holds = new RegExp(
       `^rearguard: cannot start: another rearguardd \\(pid ${first.child.pid}\\) holds .*/var/rearguardd\\.lock$`,
@@ -106,13 +112,7 @@ describe('one daemon per data dir', () => {
 
 describe('a daemon that dies mid-run', () => {
   test('SIGKILL during quiesce: the next start marks the run interrupted and restarts services first', async () => {
-    const ws = new Workspace({ undercloud: { undercloud: { hold: true } } });
-    workspaces.push(ws);
-    const env = { REARGUARD_CONFIG: ws.writeConfig({ log: { level: 'info' } }) };
-    const first = daemon({ env });
-    const c1 = client(await first.url);
-    const run = await c1.json('POST', '/v1/backup/undercloud', { status: 202 });
-    await waitForFile(join(ws.staging, `quiesced-${run.run.id}-undercloud`));
+    const { ws, env, process: first, c: c1, run } = await heldBackup();
     expect(await processesWith(ws.dir)).not.toEqual([]);
 
     // The daemon's group only: the playbook's own group dies with the daemon, nothing else kills it.
@@ -142,13 +142,7 @@ describe('a daemon that dies mid-run', () => {
   });
 
   test('SIGTERM mid-run: the run is stopped, services restarted, then the daemon exits 0', async () => {
-    const ws = new Workspace({ undercloud: { undercloud: { hold: true } } });
-    workspaces.push(ws);
-    const env = { REARGUARD_CONFIG: ws.writeConfig({ log: { level: 'info' } }) };
-    const p = daemon({ env });
-    const c = client(await p.url);
-    const run = await c.json('POST', '/v1/backup/undercloud', { status: 202 });
-    await waitForFile(join(ws.staging, `quiesced-${run.run.id}-undercloud`));
+    const { ws, env, process: p, run } = await heldBackup();
     process.kill(p.child.pid!, 'SIGTERM');
     expect(await p.exited).toBe(0);
     // The unquiesce pass ran before the daemon exited, not at the next start.
