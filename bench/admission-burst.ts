@@ -18,6 +18,14 @@ const rounds = Number(process.argv[3] ?? 3);
 
 const ws = new Workspace({ undercloud: { undercloud: { hold: true } } });
 const daemon = spawnDaemon({ env: { REARGUARD_CONFIG: ws.writeConfig({ log: { level: 'info' } }) } });
+// The daemon runs in a process group of its own: a bench stopped from outside must not leave it behind.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killGroup(daemon, 'SIGKILL');
+    ws.remove();
+    process.exit(130);
+  });
+}
 try {
   const url = await daemon.url;
   const c = client(url);

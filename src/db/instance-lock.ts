@@ -18,10 +18,15 @@ export function takeInstanceLocks(paths: string[]): InstanceLock {
   try {
     for (const path of [...new Set(paths.map((p) => resolve(p)))]) held.push(takeLock(path));
   } catch (err) {
-    for (const lock of held.reverse()) lock.release();
+    releaseAll(held);
     throw err;
   }
-  return { release: () => held.reverse().forEach((lock) => lock.release()) };
+  return { release: () => releaseAll(held) };
+}
+
+/** Last taken, first released; each lock's release is idempotent. */
+function releaseAll(held: InstanceLock[]): void {
+  for (const lock of [...held].reverse()) lock.release();
 }
 
 function takeLock(path: string): InstanceLock {

@@ -4,8 +4,8 @@ import type { LabNode } from './lab-node.ts';
  * ReaR settings a lab node needs (rearguard_rear_settings): the sandbox kernel running the
  * node is not the node's own, so name the Debian kernel installed in its tree; no modules keeps
  * the initrd small (~31 MB instead of ~136 MB with all modules); the bootloader cannot be
- * guessed from the host's virtual disk. Tests check what is in the archive, not how small it is:
- * gzip -1 (ReaR's default is tar's gzip -6) and a fast initrd take a third of the CPU.
+ * guessed from the host's virtual disk. Tests check what is in the archive, not how small it is,
+ * so the archive is gzip -1 (ReaR's default is tar's gzip -6) and the initrd fast-compressed.
  */
 export async function labRearSettings(node: LabNode): Promise<Record<string, string | string[]>> {
   const r = await node.exec('ls /boot/vmlinuz-* | sort -V | tail -n 1');
