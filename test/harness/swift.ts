@@ -251,18 +251,42 @@ async function waitUntil(dir: string, procs: Map<string, ChildProcess>, ready: (
       }
     }
     if (await ready().catch(() => false)) return;
-    if (Date.now() > deadline) throw new Error(`swift: not ready within ${READY_TIMEOUT_MS / 1000} s (logs in ${dir})`);
+    if (Date.now() > deadline) {
+      // The logs go with the directory when the caller stops Swift: their tails go into the error.
+      const logs = await Promise.all(
+        [...procs.keys()].map(
+          async (name) => `--- ${name} ---\n${(await readFile(join(dir, `${name}.log`), 'utf8').catch(() => '')).slice(-1500)}`,
+        ),
+      );
+      throw new Error(`swift: not ready within ${READY_TIMEOUT_MS / 1000} s\n${logs.join('\n')}`);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
 }
 
+/**
+ * Ports for Swift's servers, from a block of 20 below the ephemeral range chosen from the pid (as
+ * lab subnets are), so that the Swifts of parallel test processes never pick the same port: a
+ * port probed free with bind(0) and released could be handed to another process's bind(0) before
+ * its server binds it, and a proxy would then talk to another Swift's server. A port in use is
+ * skipped.
+ */
+const PORT_BLOCK = 20;
+const portBlock = 20_000 + (process.pid % 500) * PORT_BLOCK;
+let portCounter = 0;
+
 async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+  for (let attempt = 0; attempt < PORT_BLOCK; attempt++) {
+    const port = portBlock + (portCounter++ % PORT_BLOCK);
+    if (await bindable(port)) return port;
+  }
+  throw new Error(`swift: no free port in ${portBlock}-${portBlock + PORT_BLOCK - 1}`);
+}
+
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolvePort) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
+    server.once('error', () => resolvePort(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolvePort(true)));
   });
 }
