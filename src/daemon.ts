@@ -13,7 +13,7 @@ import type { Config } from './config.ts';
 import type { CoreContext } from './core/context.ts';
 import { LiveRuns } from './core/live-runs.ts';
 import type { PlaybookRunner } from './core/ports.ts';
-import { recoverInterruptedRuns } from './core/run-recovery.ts';
+import { closeDeadRuns, recoverDeadRuns } from './core/run-recovery.ts';
 import { checkStorage } from './core/storage-check.ts';
 import { RunJournal } from './core/run-journal.ts';
 import { openDatabase } from './db/client.ts';
@@ -28,7 +28,6 @@ import { installBootloaders } from './boot/bootloaders.ts';
 import { FileBootStaging } from './boot/file-boot-staging.ts';
 import { TftpBootServer } from './boot/tftp-boot-server.ts';
 import { RestoreProgress } from './core/restore-progress.ts';
-import { recoverInterruptedRestores } from './core/restore-recovery.ts';
 import { ageDecipher } from './encryption/age-decipher.ts';
 import { openPower } from './power/open-power.ts';
 
@@ -127,9 +126,11 @@ async function startOwned(config: Config, log: Log, lock: InstanceLock): Promise
   const live = new LiveRuns(ctx);
   const progress = new RestoreProgress(ctx);
 
+  // Records first: what a dead daemon left live ends interrupted before anything is served.
+  const partial = closeDeadRuns(ctx);
   // The boot root holds bootloaders and what live restores stage; nothing a dead daemon's restores staged is served.
   mkdirSync(config.boot.root, { recursive: true, mode: 0o755 });
-  await recoverInterruptedRestores(ctx);
+  await ctx.boot.sweep();
   await installBootloaders(config.boot.root);
   const [tftpHost, tftpPort] = splitHostPort(config.boot.tftpListen);
   const tftpServer = new TftpBootServer({
@@ -168,8 +169,8 @@ async function startOwned(config: Config, log: Log, lock: InstanceLock): Promise
     'rearguard listening',
   );
 
-  // Before any new run: restart services and close the records of runs a dead daemon left behind.
-  await recoverInterruptedRuns(ctx);
+  // Before any new run: remove dead runs' partial objects and restart services they left stopped.
+  await recoverDeadRuns(ctx, partial);
   await resumeDeletes(ctx);
   // Storage may be away at start-up (backups then fail at preflight), but the operator hears of it now.
   const storage = await checkStorage(ctx);

@@ -126,7 +126,7 @@ describe('a daemon that dies mid-run', () => {
     const c2 = client(url);
     const after = await c2.json('GET', `/v1/runs/${run.run.id}`);
     expect(after.state).toBe('interrupted');
-    expect(after.error).toContain('the daemon stopped while this run was running');
+    expect(after.error).toContain('the daemon stopped during this run (while running');
     expect(after.events.some((e: { phase: string }) => e.phase === 'recovery')).toBe(true);
     expect(readFileSync(join(ws.staging, 'unquiesced'), 'utf8')).toContain(run.run.id);
     expect(existsSync(join(ws.staging, `quiesced-${run.run.id}-undercloud`))).toBe(false);

@@ -1,6 +1,7 @@
 import type { CoreContext } from './context.ts';
 import { notFound, RearguardError } from './errors.ts';
 import type { Backup, BackupFilter, Page } from './model.ts';
+import { markDeleting } from './runs/backup-lifecycle.ts';
 import { removeStoredBackup } from './stored-backup.ts';
 
 /** Reading and deleting backup records. The records are the truth; storage is not scanned to find backups. */
@@ -37,7 +38,7 @@ export async function deleteBackup(ctx: CoreContext, id: string): Promise<void> 
     if (ctx.records.restores.liveForBackup(id)) {
       throw new RearguardError('conflict', `backup ${id} is being restored; delete it after the restore ends`);
     }
-    ctx.records.backups.update(id, { state: 'deleting', updatedAt: ctx.clock.now() });
+    if (!markDeleting(ctx, id)) throw new RearguardError('conflict', `backup ${id} is already being deleted`);
     return b;
   });
   try {

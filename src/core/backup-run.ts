@@ -3,14 +3,15 @@ import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
 import { transferArtefact } from './artefact-transfer.ts';
 import type { CoreContext } from './context.ts';
-import type { Artefact, Backup, BackupManifest, Run, RunState } from './model.ts';
+import type { Artefact, Backup, BackupManifest, Run } from './model.ts';
 import { parseNodeIdentity } from './node-identity.ts';
 import { parseNodeManifest } from './node-manifest.ts';
 import { followPlaybook } from './playbook-events.ts';
 import { PlaybookOutcome } from './playbook-outcome.ts';
 import { playbookVars } from './playbook-vars.ts';
 import type { NodeSession, PlaybookResult, TargetHost } from './ports.ts';
-import { assertTransition } from './run-state.ts';
+import { failBackup, transferBackup, completeBackup } from './runs/backup-lifecycle.ts';
+import { finishRun, startRun, type EndState } from './runs/run-lifecycle.ts';
 import { unquiesceRun } from './unquiesce.ts';
 import { removeStoredBackup, storagePrefix } from './stored-backup.ts';
 
@@ -27,26 +28,12 @@ const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 export async function executeBackupRun(ctx: CoreContext, runId: string, hosts: TargetHost[], signal: AbortSignal): Promise<void> {
   const run = ctx.records.runs.get(runId)!;
   const backups = ctx.records.backups.ofRun(runId);
-  const finish = (state: RunState, error: string | null) => {
-    assertTransition(ctx.records.runs.get(runId)!.state, state);
-    ctx.records.runs.update(runId, { state, error, finishedAt: ctx.clock.now(), leaseOwner: null, leaseExpiresAt: null });
-    ctx.journal.record(runId, 'run', `run ${state}${error ? `: ${error}` : ''}`, {
-      level: state === 'succeeded' ? 'info' : 'error',
-    });
-  };
-  const failBackup = (b: Backup, error: string) => {
-    ctx.records.backups.update(b.id, { state: 'failed', error, updatedAt: ctx.clock.now() });
-    ctx.journal.record(runId, 'run', `backup ${b.id} failed: ${error}`, { level: 'error', host: b.node });
+  const finish = (state: EndState, error: string | null) => {
+    if (!finishRun(ctx, runId, state, error)) ctx.log.warn({ run: runId, state }, 'run had already ended');
   };
   const stopped = () => (signal.aborted ? (signal.reason as StopReason) : null);
 
-  assertTransition(run.state, 'running');
-  ctx.records.runs.update(runId, {
-    state: 'running',
-    startedAt: ctx.clock.now(),
-    leaseOwner: ctx.instanceId,
-    leaseExpiresAt: ctx.clock.now() + ctx.leaseMs,
-  });
+  if (!startRun(ctx, runId)) return;
   ctx.journal.record(runId, 'run', `backup of ${run.target} started on ${hosts.map((h) => h.name).join(', ')}`, {
     data: { stopall: run.params.stopall },
   });
@@ -55,7 +42,7 @@ export async function executeBackupRun(ctx: CoreContext, runId: string, hosts: T
     await ctx.storage.checkWritable();
   } catch (err) {
     const reason = `preflight: storage is not writable: ${(err as Error).message}`;
-    for (const b of backups) failBackup(b, reason);
+    for (const b of backups) failBackup(ctx, b, reason);
     finish('failed', reason);
     return;
   }
@@ -80,8 +67,8 @@ export async function executeBackupRun(ctx: CoreContext, runId: string, hosts: T
   const imaged: Backup[] = [];
   for (const b of backups) {
     const failure = hostFailure(result, outcome, b.node);
-    if (failure) failBackup(b, failure);
-    else if (stopped()) failBackup(b, `run ${stopped()} before the backup was transferred`);
+    if (failure) failBackup(ctx, b, failure);
+    else if (stopped()) failBackup(ctx, b, `run ${stopped()} before the backup was transferred`);
     else imaged.push(b);
   }
 
@@ -91,14 +78,14 @@ export async function executeBackupRun(ctx: CoreContext, runId: string, hosts: T
     imaged.map((b) =>
       slot(async () => {
         if (stopped()) {
-          failBackup(b, `run ${stopped()} before the backup was transferred`);
+          failBackup(ctx, b, `run ${stopped()} before the backup was transferred`);
           return;
         }
         const host = hosts.find((h) => h.name === b.node)!;
         try {
           await storeBackup(ctx, run, b, host, signal);
         } catch (err) {
-          failBackup(b, (err as Error).message);
+          failBackup(ctx, b, (err as Error).message);
           await removeStoredBackup(ctx.storage, b).catch((e: Error) =>
             ctx.journal.record(runId, 'cleanup', `could not remove partial objects: ${e.message}`, {
               level: 'warn',
@@ -174,7 +161,7 @@ async function ensureUnquiesced(
 async function storeBackup(ctx: CoreContext, run: Run, backup: Backup, host: TargetHost, signal: AbortSignal): Promise<void> {
   const staging = `${ctx.backup.stagingDir}/${backup.id}`;
   const prefix = storagePrefix(backup);
-  ctx.records.backups.update(backup.id, { state: 'transferring', updatedAt: ctx.clock.now() });
+  if (!transferBackup(ctx, backup.id)) throw new Error(`backup ${backup.id} is no longer pending`);
   let session: NodeSession | undefined;
   try {
     session = await ctx.nodes.open(host);
@@ -211,15 +198,13 @@ async function storeBackup(ctx: CoreContext, run: Run, backup: Backup, host: Tar
     const manifestBytes = Buffer.from(JSON.stringify(manifest, null, 2));
     await ctx.storage.put(`${prefix}manifest.json`, Readable.from([manifestBytes]), { size: manifestBytes.length });
 
-    ctx.records.backups.update(backup.id, {
-      state: 'available',
+    const kept = completeBackup(ctx, backup.id, {
       locationUrl: ctx.storage.locationOf(prefix),
       size: stored.reduce((n, a) => n + a.size, 0),
       sha256: createHash('sha256').update(manifestBytes).digest('hex'),
       manifest,
-      error: null,
-      updatedAt: ctx.clock.now(),
     });
+    if (!kept) throw new Error(`backup ${backup.id} ended while it was being stored`);
     ctx.journal.record(run.id, 'verify', `backup ${backup.id} available at ${ctx.storage.locationOf(prefix)}`, {
       host: host.name,
     });

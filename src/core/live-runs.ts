@@ -1,5 +1,6 @@
 import type { CoreContext } from './context.ts';
 import type { StopReason } from './backup-run.ts';
+import { finishRun } from './runs/run-lifecycle.ts';
 
 interface LiveRun {
   controller: AbortController;
@@ -73,27 +74,9 @@ export class LiveRuns {
     for (const id of this.live.keys()) this.ctx.records.runs.update(id, { leaseExpiresAt: expires });
   }
 
-  /** A bug, not an expected failure: still, the record must end true. */
+  /** A bug, not an expected failure: still, the records must end true. */
   private failUnexpectedly(runId: string, err: Error): void {
     this.ctx.log.error({ run: runId, err }, 'run failed unexpectedly');
-    const run = this.ctx.records.runs.get(runId);
-    if (run && (run.state === 'queued' || run.state === 'running')) {
-      this.ctx.records.runs.update(runId, {
-        state: 'failed',
-        error: `internal error: ${err.message}`,
-        finishedAt: this.ctx.clock.now(),
-        leaseOwner: null,
-        leaseExpiresAt: null,
-      });
-      for (const b of this.ctx.records.backups.ofRun(runId)) {
-        if (b.state === 'pending' || b.state === 'transferring') {
-          this.ctx.records.backups.update(b.id, {
-            state: 'failed',
-            error: `internal error: ${err.message}`,
-            updatedAt: this.ctx.clock.now(),
-          });
-        }
-      }
-    }
+    finishRun(this.ctx, runId, 'failed', `internal error: ${err.message}`);
   }
 }

@@ -1,7 +1,32 @@
 import type { Readable } from 'node:stream';
-import type { Backup, BackupFilter, BackupState, Page, Restore, RestoreFilter, Run, RunEvent } from './model.ts';
+import type {
+  Backup,
+  BackupFilter,
+  BackupState,
+  Page,
+  Restore,
+  RestoreFilter,
+  RestoreState,
+  Run,
+  RunEvent,
+  RunState,
+} from './model.ts';
 
 /** What the core needs from the outside world. Adapters in src/db, src/ansible, src/nodes, src/storage implement these. */
+
+/** What `update` may change: anything but the identity and the state (states change only by `transition`). */
+export type RunPatch = Partial<Omit<Run, 'id' | 'kind' | 'target' | 'state'>>;
+export type BackupPatch = Partial<Omit<Backup, 'id' | 'runId' | 'state'>>;
+export type RestorePatch = Partial<Omit<Restore, 'id' | 'runId' | 'state'>>;
+
+/** The run that holds a node: no other run may touch the node until it ends. */
+export interface NodeLock {
+  node: string;
+  runId: string;
+  kind: Run['kind'];
+  /** The restore, when the run is one. */
+  restoreId: string | null;
+}
 
 export interface Records {
   transaction<T>(fn: () => T): T;
@@ -12,7 +37,12 @@ export interface Records {
     get(id: string): Run | undefined;
     byIdempotencyKey(key: string): Run | undefined;
     liveForTarget(target: string): Run | undefined;
-    update(id: string, patch: Partial<Omit<Run, 'id'>>): void;
+    update(id: string, patch: RunPatch): void;
+    /**
+     * Compare-and-set: sets `to` (and the patch) only if the run is in one of `from`. False when
+     * it is not (another writer got there first). Only the run lifecycle calls it.
+     */
+    transition(id: string, from: readonly RunState[], to: RunState, patch: RunPatch): boolean;
     /** Runs that are live, or whose services may still be quiesced. */
     unfinished(): Run[];
   };
@@ -23,7 +53,9 @@ export interface Records {
   backups: {
     insert(backup: Backup): void;
     get(id: string): Backup | undefined;
-    update(id: string, patch: Partial<Omit<Backup, 'id'>>): void;
+    update(id: string, patch: BackupPatch): void;
+    /** Compare-and-set of a backup's state, as for runs. */
+    transition(id: string, from: readonly BackupState[], to: BackupState, patch: BackupPatch): boolean;
     delete(id: string): void;
     list(filter: BackupFilter, limit: number, marker?: string): Page<Backup>;
     last(filter: Omit<BackupFilter, 'state'>): Backup | undefined;
@@ -33,7 +65,9 @@ export interface Records {
   restores: {
     insert(restore: Restore): void;
     get(id: string): Restore | undefined;
-    update(id: string, patch: Partial<Omit<Restore, 'id'>>): void;
+    update(id: string, patch: RestorePatch): void;
+    /** Compare-and-set of a restore's state, as for runs. */
+    transition(id: string, from: readonly RestoreState[], to: RestoreState, patch: RestorePatch): boolean;
     liveForBackup(backupId: string): boolean;
     liveForNode(node: string): Restore | undefined;
     byRun(runId: string): Restore | undefined;
@@ -41,6 +75,14 @@ export interface Records {
     last(filter: Omit<RestoreFilter, 'state'>): Restore | undefined;
     /** Restores a dead daemon left queued or running. */
     unfinished(): Restore[];
+  };
+  /** Which run holds which node: a backup and a restore never touch one node at once. */
+  nodeLocks: {
+    /** The first of `nodes` that a run holds, if any. */
+    heldAmong(nodes: string[]): NodeLock | undefined;
+    /** Takes `nodes` for the run; the database refuses a node another run holds. */
+    take(runId: string, nodes: string[]): void;
+    release(runId: string): void;
   };
   nodes: {
     upsert(node: { name: string; target: string; address: string }): void;

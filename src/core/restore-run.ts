@@ -2,11 +2,11 @@ import type { Readable } from 'node:stream';
 import { HashingCounter, VerificationError } from './artefact-transfer.ts';
 import type { StopReason } from './backup-run.ts';
 import type { CoreContext } from './context.ts';
-import type { Artefact, Backup, Restore, RestorePhase, RestoreState } from './model.ts';
+import type { Artefact, Backup, Restore, RestorePhase } from './model.ts';
 import type { PowerTarget } from './ports.ts';
 import { bootArtefacts } from './restore-artefacts.ts';
 import type { RestoreProgress } from './restore-progress.ts';
-import { assertTransition } from './run-state.ts';
+import { finishRun, startRun, type EndState } from './runs/run-lifecycle.ts';
 import { storagePrefix } from './stored-backup.ts';
 
 /** Raised inside a restore to name the phase it failed in. */
@@ -36,14 +36,11 @@ export async function executeRestoreRun(
   const restore = ctx.records.restores.get(restoreId)!;
   const backup = ctx.records.backups.get(restore.backupId)!;
   const runId = restore.runId;
-  const started = ctx.clock.now();
-  assertTransition(ctx.records.runs.get(runId)!.state, 'running');
-  ctx.records.runs.update(runId, { state: 'running', startedAt: started });
-  ctx.records.restores.update(restoreId, { state: 'running', startedAt: started, updatedAt: started });
+  if (!startRun(ctx, runId)) return;
 
   const target = await powerTarget(ctx, restore);
   let powered = false;
-  let state: RestoreState = 'succeeded';
+  let state: EndState = 'succeeded';
   let error: string | null = null;
   let failedPhase: RestorePhase | null = null;
   try {
@@ -76,21 +73,8 @@ export async function executeRestoreRun(
   }
 
   await cleanUp(ctx, progress, restore, target, powered);
-  const finished = ctx.clock.now();
-  assertTransition(ctx.records.runs.get(runId)!.state, state);
-  ctx.records.restores.update(restoreId, {
-    state,
-    error,
-    failedPhase: state === 'succeeded' ? null : failedPhase,
-    finishedAt: finished,
-    updatedAt: finished,
-  });
-  ctx.records.runs.update(runId, { state, error, finishedAt: finished, leaseOwner: null, leaseExpiresAt: null });
+  finishRun(ctx, runId, state, error, { failedPhase });
   progress.forget(restoreId);
-  ctx.journal.record(runId, 'run', `restore ${state}${error ? `: ${error}` : ''}`, {
-    level: state === 'succeeded' ? 'info' : 'error',
-    host: restore.node,
-  });
 }
 
 async function inPhase(phase: RestorePhase, step: () => Promise<void>): Promise<void> {

@@ -2,7 +2,7 @@ import type { CoreContext } from './context.ts';
 import { notFound, RearguardError } from './errors.ts';
 import type { Backup, Run, RunEvent } from './model.ts';
 import type { LiveRuns } from './live-runs.ts';
-import { isLive } from './run-state.ts';
+import { isLive } from './runs/transitions.ts';
 
 export function getRun(ctx: CoreContext, id: string): { run: Run; backups: Backup[] } {
   const run = ctx.records.runs.get(id);

@@ -1,35 +1,42 @@
 import type { CoreContext } from './context.ts';
-import { isLive } from './run-state.ts';
+import type { Backup } from './model.ts';
+import { finishRun } from './runs/run-lifecycle.ts';
+import { isLive, liveBackupStates } from './runs/transitions.ts';
 import { removeStoredBackup } from './stored-backup.ts';
 import { unquiesceRun } from './unquiesce.ts';
 
 /**
- * At start-up, before anything else: runs that a dead daemon left live are marked interrupted, their
- * unfinished backups failed (partial objects removed), and services they may have left stopped are
- * restarted. A run whose unquiesce fails keeps `quiesceOpen` and is retried at the next start.
+ * At start-up, before the daemon serves anything: runs a dead daemon left live end interrupted,
+ * with their backups still being made, their restores and their node locks (records only, so the
+ * truth is told at once). Returns the backups whose partial objects `recoverDeadRuns` removes.
  */
-export async function recoverInterruptedRuns(ctx: CoreContext): Promise<void> {
+export function closeDeadRuns(ctx: CoreContext): Backup[] {
+  const partial: Backup[] = [];
   for (const run of ctx.records.runs.unfinished()) {
-    if (isLive(run.state)) {
-      const lease = run.leaseExpiresAt ? ` (its lease expired ${new Date(run.leaseExpiresAt).toISOString()})` : '';
-      const reason = `the daemon stopped while this run was ${run.state}${lease}`;
-      ctx.records.runs.update(run.id, {
-        state: 'interrupted',
-        error: reason,
-        finishedAt: ctx.clock.now(),
-        leaseOwner: null,
-        leaseExpiresAt: null,
-      });
-      ctx.journal.record(run.id, 'recovery', `run interrupted: ${reason}`, { level: 'error' });
-    }
-    const backups = ctx.records.backups.ofRun(run.id);
-    for (const b of backups) {
-      if (b.state !== 'pending' && b.state !== 'transferring') continue;
-      ctx.records.backups.update(b.id, { state: 'failed', error: 'run interrupted', updatedAt: ctx.clock.now() });
-      await removeStoredBackup(ctx.storage, b).catch((err: Error) =>
-        ctx.journal.record(run.id, 'recovery', `partial objects of ${b.id} not removed: ${err.message}`, { level: 'warn' }),
-      );
-    }
-    if (run.quiesceOpen) await unquiesceRun(ctx, ctx.records.runs.get(run.id)!, backups);
+    if (!isLive(run.state)) continue;
+    partial.push(...ctx.records.backups.ofRun(run.id).filter((b) => (liveBackupStates as readonly string[]).includes(b.state)));
+    const lease = run.leaseExpiresAt ? ` (its lease expired ${new Date(run.leaseExpiresAt).toISOString()})` : '';
+    const noun = run.kind === 'restore' ? 'restore' : 'run';
+    const after = run.kind === 'restore' ? '; its boot configs were removed at the next start' : '';
+    const reason = `the daemon stopped during this ${noun} (while ${run.state}${lease})${after}`;
+    ctx.journal.record(run.id, 'recovery', `found ${run.state} with no daemon executing it: interrupted`, { level: 'error' });
+    finishRun(ctx, run.id, 'interrupted', reason);
+  }
+  return partial;
+}
+
+/**
+ * Then, once the daemon listens: the partial objects of interrupted backups are removed, and
+ * services that runs may have left stopped are restarted. A run whose unquiesce fails keeps
+ * `quiesceOpen` and is retried at the next start.
+ */
+export async function recoverDeadRuns(ctx: CoreContext, partial: Backup[]): Promise<void> {
+  for (const b of partial) {
+    await removeStoredBackup(ctx.storage, b).catch((err: Error) =>
+      ctx.journal.record(b.runId, 'recovery', `partial objects of ${b.id} not removed: ${err.message}`, { level: 'warn' }),
+    );
+  }
+  for (const run of ctx.records.runs.unfinished()) {
+    if (run.quiesceOpen) await unquiesceRun(ctx, run, ctx.records.backups.ofRun(run.id));
   }
 }

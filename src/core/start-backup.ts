@@ -6,6 +6,7 @@ import type { TargetHost } from './ports.ts';
 import { executeBackupRun } from './backup-run.ts';
 import { newRun } from './new-run.ts';
 import type { LiveRuns } from './live-runs.ts';
+import { admitRun, refuseLiveTarget } from './runs/admit-run.ts';
 
 export interface BackupRequest {
   target: string;
@@ -46,7 +47,7 @@ export async function startBackup(ctx: CoreContext, live: LiveRuns, req: BackupR
 
   // One query, before anything that costs more: a burst of requests on a live target reads no
   // inventory (the check is made again in the transaction below, where it settles races).
-  refuseIfLive(ctx, target);
+  refuseLiveTarget(ctx, target);
 
   const run = newRun(ctx, {
     kind: 'backup',
@@ -69,7 +70,7 @@ export async function startBackup(ctx: CoreContext, live: LiveRuns, req: BackupR
   return outcome;
 }
 
-/** Reads the target's hosts and records the run with one pending backup per host, in one transaction. */
+/** Reads the target's hosts and admits the run with one pending backup per host. */
 async function admit(
   ctx: CoreContext,
   req: BackupRequest,
@@ -100,37 +101,27 @@ async function admit(
     updatedAt: now,
   }));
 
-  const outcome = ctx.records.transaction((): StartedBackup => {
-    if (req.idempotencyKey) {
-      const earlier = replay(ctx, req);
-      if (earlier) return earlier;
-    }
-    refuseIfLive(ctx, target);
-    const restoring = hosts.map((h) => ctx.records.restores.liveForNode(h.name)).find((r) => r !== undefined);
-    if (restoring) {
-      throw new RearguardError('conflict', `node ${restoring.node} of ${target} is being restored: ${restoring.id}`, {
-        run_id: restoring.runId,
-      });
-    }
-    ctx.records.runs.insert(run);
-    for (const h of hosts) ctx.records.nodes.upsert({ name: h.name, target, address: h.address });
-    for (const b of backups) ctx.records.backups.insert(b);
-    return { run, backups, created: true };
+  const { value: outcome } = admitRun(ctx, {
+    run,
+    nodes: hosts.map((h) => h.name),
+    replay: (earlier) => replayed(ctx, req, earlier),
+    record: (): StartedBackup => {
+      for (const h of hosts) ctx.records.nodes.upsert({ name: h.name, target, address: h.address });
+      for (const b of backups) ctx.records.backups.insert(b);
+      return { run, backups, created: true };
+    },
   });
   return { outcome, hosts };
 }
 
-function refuseIfLive(ctx: CoreContext, target: Target): void {
-  const other = ctx.records.runs.liveForTarget(target);
-  if (other) {
-    throw new RearguardError('conflict', `a ${other.kind} run is already live on ${target}: ${other.id}`, { run_id: other.id });
-  }
-}
-
-/** The run an earlier request with the same Idempotency-Key made, if any; a different request with that key is refused. */
+/** The run an earlier request with the same Idempotency-Key made, if any. */
 function replay(ctx: CoreContext, req: BackupRequest): StartedBackup | undefined {
   const earlier = ctx.records.runs.byIdempotencyKey(req.idempotencyKey!);
-  if (!earlier) return undefined;
+  return earlier ? replayed(ctx, req, earlier) : undefined;
+}
+
+/** What a request repeated with the same Idempotency-Key gets; a different request with that key is refused. */
+function replayed(ctx: CoreContext, req: BackupRequest, earlier: Run): StartedBackup {
   if (earlier.kind !== 'backup' || earlier.target !== req.target || earlier.params.stopall !== req.stopall) {
     throw new RearguardError('unprocessable', 'this Idempotency-Key was already used for a different request', {
       field: 'Idempotency-Key',

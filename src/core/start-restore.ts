@@ -8,6 +8,7 @@ import { executeRestoreRun } from './restore-run.ts';
 import { newRun } from './new-run.ts';
 import type { RestoreProgress } from './restore-progress.ts';
 import { bootArtefacts } from './restore-artefacts.ts';
+import { admitRun } from './runs/admit-run.ts';
 
 export interface RestoreRequest {
   backupId: string;
@@ -80,31 +81,19 @@ export function startRestore(ctx: CoreContext, live: LiveRuns, progress: Restore
     updatedAt: now,
   };
 
-  const outcome = ctx.records.transaction((): StartedRestore => {
-    if (req.idempotencyKey) {
-      const earlier = replay(ctx, req);
-      if (earlier) return earlier;
-    }
-    const current = ctx.records.backups.get(backup.id);
-    if (!current) throw notFound('backup', backup.id);
-    checkRestorable(ctx, current);
-    const other = ctx.records.restores.liveForNode(node.name);
-    if (other) {
-      throw new RearguardError('conflict', `node ${node.name} is already being restored: ${other.id}`, { run_id: other.runId });
-    }
-    const backupRun = ctx.records.runs.liveForTarget(node.target);
-    if (backupRun) {
-      throw new RearguardError(
-        'conflict',
-        `a ${backupRun.kind} run is live on ${node.target}, which ${node.name} is part of: ${backupRun.id}`,
-        {
-          run_id: backupRun.id,
-        },
-      );
-    }
-    ctx.records.runs.insert(run);
-    ctx.records.restores.insert(restore);
-    return { restore, run, created: true };
+  const { value: outcome } = admitRun(ctx, {
+    run,
+    nodes: [node.name],
+    replay: (earlier) => replayed(ctx, req, earlier),
+    check: () => {
+      const current = ctx.records.backups.get(backup.id);
+      if (!current) throw notFound('backup', backup.id);
+      checkRestorable(ctx, current);
+    },
+    record: (): StartedRestore => {
+      ctx.records.restores.insert(restore);
+      return { restore, run, created: true };
+    },
   });
   if (!outcome.created) return outcome;
 
@@ -143,8 +132,12 @@ function resolveNode(ctx: CoreContext, nodeId: string): NodeRecord {
 }
 
 function replay(ctx: CoreContext, req: RestoreRequest): StartedRestore | undefined {
-  const run = ctx.records.runs.byIdempotencyKey(req.idempotencyKey!);
-  if (!run) return undefined;
+  const earlier = ctx.records.runs.byIdempotencyKey(req.idempotencyKey!);
+  return earlier ? replayed(ctx, req, earlier) : undefined;
+}
+
+/** What a request repeated with the same Idempotency-Key gets; a different request with that key is refused. */
+function replayed(ctx: CoreContext, req: RestoreRequest, run: Run): StartedRestore {
   const restore = run.kind === 'restore' ? ctx.records.restores.byRun(run.id) : undefined;
   if (!restore || restore.backupId !== req.backupId || restore.node !== resolveNode(ctx, req.nodeId).name) {
     throw new RearguardError('unprocessable', 'this Idempotency-Key was already used for a different request', {

@@ -3,11 +3,9 @@ import { RearguardError } from '../core/errors.ts';
 import type { Backup, BackupFilter, Page, Restore, RestoreFilter, Run, RunEvent } from '../core/model.ts';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
 import type { Records } from '../core/ports.ts';
-import { liveStates } from '../core/run-state.ts';
+import { liveRestoreStates, liveRunStates } from '../core/runs/transitions.ts';
 import type { Db } from './client.ts';
-import { backups, nodes, restores, runEvents, runs } from './schema.ts';
-
-const liveRestoreStates: Array<Restore['state']> = ['queued', 'running'];
+import { backups, nodeLocks, nodes, restores, runEvents, runs } from './schema.ts';
 
 /** The core's Records port on SQLite. better-sqlite3 is synchronous, so every call is too. */
 export function sqliteRecords(db: Db): Records {
@@ -67,14 +65,20 @@ export function sqliteRecords(db: Db): Records {
         db
           .select()
           .from(runs)
-          .where(and(eq(runs.target, target), inArray(runs.state, [...liveStates])))
+          .where(and(eq(runs.target, target), inArray(runs.state, liveRunStates)))
           .get() as Run | undefined,
       update: (id, patch) => void db.update(runs).set(patch).where(eq(runs.id, id)).run(),
+      transition: (id, from, to, patch) =>
+        db
+          .update(runs)
+          .set({ ...patch, state: to })
+          .where(and(eq(runs.id, id), inArray(runs.state, [...from])))
+          .run().changes === 1,
       unfinished: () =>
         db
           .select()
           .from(runs)
-          .where(or(inArray(runs.state, [...liveStates]), eq(runs.quiesceOpen, true)))
+          .where(or(inArray(runs.state, liveRunStates), eq(runs.quiesceOpen, true)))
           .orderBy(asc(runs.createdAt))
           .all() as Run[],
     },
@@ -95,6 +99,12 @@ export function sqliteRecords(db: Db): Records {
       insert: (backup) => void db.insert(backups).values(backup).run(),
       get: (id) => db.select().from(backups).where(eq(backups.id, id)).get() as Backup | undefined,
       update: (id, patch) => void db.update(backups).set(patch).where(eq(backups.id, id)).run(),
+      transition: (id, from, to, patch) =>
+        db
+          .update(backups)
+          .set({ ...patch, state: to })
+          .where(and(eq(backups.id, id), inArray(backups.state, [...from])))
+          .run().changes === 1,
       delete: (id) => void db.delete(backups).where(eq(backups.id, id)).run(),
       list: (filter, limit, marker) =>
         newestFirst(backups, backups.creationDate, backupConditions(filter), limit, marker) as Page<Backup>,
@@ -114,6 +124,12 @@ export function sqliteRecords(db: Db): Records {
       insert: (restore) => void db.insert(restores).values(restore).run(),
       get: (id) => db.select().from(restores).where(eq(restores.id, id)).get() as Restore | undefined,
       update: (id, patch) => void db.update(restores).set(patch).where(eq(restores.id, id)).run(),
+      transition: (id, from, to, patch) =>
+        db
+          .update(restores)
+          .set({ ...patch, state: to })
+          .where(and(eq(restores.id, id), inArray(restores.state, [...from])))
+          .run().changes === 1,
       liveForBackup: (backupId) =>
         db
           .select({ id: restores.id })
@@ -138,6 +154,28 @@ export function sqliteRecords(db: Db): Records {
           .limit(1)
           .get() as Restore | undefined,
       unfinished: () => db.select().from(restores).where(inArray(restores.state, liveRestoreStates)).all() as Restore[],
+    },
+
+    nodeLocks: {
+      heldAmong: (names) =>
+        names.length === 0
+          ? undefined
+          : db
+              .select({ node: nodeLocks.node, runId: nodeLocks.runId, kind: runs.kind, restoreId: restores.id })
+              .from(nodeLocks)
+              .innerJoin(runs, eq(runs.id, nodeLocks.runId))
+              .leftJoin(restores, eq(restores.runId, nodeLocks.runId))
+              .where(inArray(nodeLocks.node, names))
+              .orderBy(asc(nodeLocks.node))
+              .limit(1)
+              .get(),
+      take: (runId, names) => {
+        if (names.length > 0)
+          db.insert(nodeLocks)
+            .values(names.map((node) => ({ node, runId })))
+            .run();
+      },
+      release: (runId) => void db.delete(nodeLocks).where(eq(nodeLocks.runId, runId)).run(),
     },
 
     nodes: {

@@ -118,6 +118,18 @@ export const restores = sqliteTable(
   ],
 );
 
+/** The nodes a live run holds: the primary key lets only one run hold a node, whatever its kind. */
+export const nodeLocks = sqliteTable(
+  'node_locks',
+  {
+    node: text('node').primaryKey(),
+    runId: text('run_id')
+      .notNull()
+      .references(() => runs.id, { onDelete: 'cascade' }),
+  },
+  (t) => [index('node_locks_run').on(t.runId)],
+);
+
 export const nodes = sqliteTable('nodes', {
   name: text('name').primaryKey(),
   target: text('target').notNull(),

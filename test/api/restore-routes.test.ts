@@ -189,6 +189,19 @@ describe('POST /v1/restore/{id}/{nodeid}', () => {
     expect(await tftpGet(pxelinuxConfig)).toBeNull();
   });
 
+  test('a restore of a node that a live backup holds is a 409 naming the backup run; nothing is staged', async () => {
+    ws.setHosts({ ...hosts, undercloud: { undercloud: { ...hosts.undercloud.undercloud, hold: true } } });
+    const held = await d.json('POST', '/v1/backup/undercloud', { status: 202 });
+    const refused = await d.json('POST', `/v1/restore/${backupId}/undercloud`, { status: 409 });
+    expect(refused).toMatchObject({ status: 409, run_id: held.run.id });
+    expect(refused.detail).toBe(`node undercloud is being backed up by run ${held.run.id}`);
+    expect(await tftpGet(pxelinuxConfig)).toBeNull();
+    ws.setHosts(hosts);
+    mkdirSync(ws.staging, { recursive: true });
+    writeFileSync(join(ws.staging, `release-${held.run.id}`), '');
+    expect((await waitForRun(d, held.run.id)).state).toBe('succeeded');
+  });
+
   test('the node can be named by its Ironic UUID, and an Idempotency-Key makes a retry return the same restore', async () => {
     const headers = { 'idempotency-key': 'restore-retry-1' };
     const first = await d.json('POST', `/v1/restore/${backupId}/6F0A4CC2-5BB1-4A5E-9D6E-2B1D0C1F9A77`, { status: 202, headers });

@@ -1,0 +1,29 @@
+import type { Backup, BackupState } from '../model.ts';
+import type { BackupPatch } from '../ports.ts';
+import type { LifecycleContext } from './lifecycle-context.ts';
+import { backupTransitions, sourcesOf } from './transitions.ts';
+
+/** Compare-and-set of a backup's state from wherever the table allows `to`; false when another writer moved it first. */
+function move(ctx: LifecycleContext, id: string, to: BackupState, patch: BackupPatch = {}): boolean {
+  return ctx.records.backups.transition(id, sourcesOf(backupTransitions, to), to, { ...patch, updatedAt: ctx.clock.now() });
+}
+
+/** pending -> transferring: its node imaged it, and the transfer to storage begins. */
+export const transferBackup = (ctx: LifecycleContext, id: string): boolean => move(ctx, id, 'transferring');
+
+/** transferring -> available: stored and verified, with what was stored. */
+export const completeBackup = (
+  ctx: LifecycleContext,
+  id: string,
+  stored: Pick<Backup, 'locationUrl' | 'size' | 'sha256' | 'manifest'>,
+): boolean => move(ctx, id, 'available', { ...stored, error: null });
+
+/** pending or transferring -> failed, with why; recorded in the run's journal. */
+export function failBackup(ctx: LifecycleContext, backup: Pick<Backup, 'id' | 'node' | 'runId'>, error: string): boolean {
+  if (!move(ctx, backup.id, 'failed', { error })) return false;
+  ctx.journal.record(backup.runId, 'run', `backup ${backup.id} failed: ${error}`, { level: 'error', host: backup.node });
+  return true;
+}
+
+/** available or failed -> deleting: from here its objects are removed, then its record. */
+export const markDeleting = (ctx: LifecycleContext, id: string): boolean => move(ctx, id, 'deleting');

@@ -1,0 +1,69 @@
+import type { Backup, RestorePhase, RestoreState, RunState } from '../model.ts';
+import { liveBackupStates, restoreTransitions, runTransitions, sourcesOf } from './transitions.ts';
+import { failBackup } from './backup-lifecycle.ts';
+import type { LifecycleContext } from './lifecycle-context.ts';
+
+export type EndState = Exclude<RunState, 'queued' | 'running'>;
+
+/**
+ * queued -> running: the run and its restore, if it is one, begin, leased to this daemon. False
+ * when the run is no longer queued (it was ended first): then it must not execute.
+ */
+export function startRun(ctx: LifecycleContext, runId: string): boolean {
+  const now = ctx.clock.now();
+  return ctx.records.transaction(() => {
+    const lease = { leaseOwner: ctx.instanceId, leaseExpiresAt: now + ctx.leaseMs };
+    if (!ctx.records.runs.transition(runId, ['queued'], 'running', { startedAt: now, ...lease })) return false;
+    const restore = ctx.records.restores.byRun(runId);
+    if (restore) ctx.records.restores.transition(restore.id, ['queued'], 'running', { startedAt: now, updatedAt: now });
+    return true;
+  });
+}
+
+/**
+ * Ends a run, as one compare-and-set from the states that may become `state`: backups of the run
+ * still being made fail with its error, its restore ends with it, and the nodes it held are free.
+ * False when the run had already ended (a lost race): then nothing changes.
+ */
+export function finishRun(
+  ctx: LifecycleContext,
+  runId: string,
+  state: EndState,
+  error: string | null,
+  opts: { failedPhase?: RestorePhase | null } = {},
+): boolean {
+  const now = ctx.clock.now();
+  const ended = ctx.records.transaction(() => {
+    const patch = { error, finishedAt: now, leaseOwner: null, leaseExpiresAt: null };
+    if (!ctx.records.runs.transition(runId, sourcesOf(runTransitions, state), state, patch)) return null;
+    const unfinished = ctx.records.backups.ofRun(runId).filter((b) => (liveBackupStates as readonly string[]).includes(b.state));
+    const restore = ctx.records.restores.byRun(runId);
+    if (restore) {
+      const ends: RestoreState = state === 'partially_failed' ? 'failed' : state;
+      ctx.records.restores.transition(restore.id, sourcesOf(restoreTransitions, ends), ends, {
+        error,
+        failedPhase: ends === 'succeeded' ? null : (opts.failedPhase ?? null),
+        finishedAt: now,
+        updatedAt: now,
+      });
+    }
+    ctx.records.nodeLocks.release(runId);
+    return { unfinished, restore };
+  });
+  if (!ended) return false;
+  for (const b of ended.unfinished) failUnfinished(ctx, runId, b, error ?? `run ${state}`);
+  ctx.journal.record(runId, 'run', `${ended.restore ? 'restore' : 'run'} ${state}${error ? `: ${error}` : ''}`, {
+    level: state === 'succeeded' ? 'info' : 'error',
+    host: ended.restore?.node ?? null,
+  });
+  return true;
+}
+
+/** A run ends with no backup left being made: one its executor did not settle fails with the run. */
+function failUnfinished(ctx: LifecycleContext, runId: string, backup: Backup, error: string): void {
+  if (failBackup(ctx, backup, error)) return;
+  ctx.journal.record(runId, 'run', `backup ${backup.id} had already ended when its run did`, {
+    level: 'warn',
+    host: backup.node,
+  });
+}

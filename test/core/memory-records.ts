@@ -1,0 +1,85 @@
+import { openDatabase } from '../../src/db/client.ts';
+import { sqliteRecords } from '../../src/db/records.ts';
+import type { Backup, Restore, Run } from '../../src/core/model.ts';
+import type { Logger, Records } from '../../src/core/ports.ts';
+import type { LifecycleContext } from '../../src/core/runs/lifecycle-context.ts';
+import { RunJournal } from '../../src/core/run-journal.ts';
+
+export const quiet: Logger = { info() {}, warn() {}, error() {}, debug() {} };
+
+/** The records port on an in-memory SQLite database (the real schema and migrations), with a clock tests move. */
+export function memoryLifecycle(): LifecycleContext & { records: Records; tick(ms?: number): void } {
+  const records = sqliteRecords(openDatabase(':memory:'));
+  let now = 1_700_000_000_000;
+  const clock = { now: () => now };
+  return {
+    records,
+    clock,
+    journal: new RunJournal(records, clock, quiet),
+    instanceId: 'test-daemon',
+    leaseMs: 60_000,
+    tick: (ms = 1) => void (now += ms),
+  };
+}
+
+let seq = 0;
+const next = (prefix: string) => `${prefix}_${String(++seq).padStart(26, '0')}`;
+
+export function aRun(fields: Partial<Run> = {}): Run {
+  return {
+    id: next('run'),
+    kind: 'backup',
+    target: 'overcloud',
+    params: { stopall: 'no' },
+    state: 'queued',
+    createdAt: 1,
+    startedAt: null,
+    finishedAt: null,
+    error: null,
+    requestedBy: null,
+    idempotencyKey: null,
+    leaseOwner: null,
+    leaseExpiresAt: null,
+    quiesceOpen: false,
+    ...fields,
+  };
+}
+
+export function aBackup(run: Run, node: string, fields: Partial<Backup> = {}): Backup {
+  return {
+    id: next('bk'),
+    name: `${node}-x`,
+    locationUrl: null,
+    creationDate: 1,
+    target: run.target,
+    node,
+    runId: run.id,
+    state: 'pending',
+    size: null,
+    sha256: null,
+    manifest: null,
+    error: null,
+    updatedAt: 1,
+    ...fields,
+  };
+}
+
+export function aRestore(run: Run, backup: Backup, fields: Partial<Restore> = {}): Restore {
+  return {
+    id: next('rs'),
+    backupId: backup.id,
+    node: backup.node,
+    runId: run.id,
+    state: 'queued',
+    createdAt: 1,
+    startedAt: null,
+    finishedAt: null,
+    error: null,
+    requestedBy: null,
+    macs: ['52:54:00:00:00:01'],
+    phases: {},
+    failedPhase: null,
+    updatedAt: 1,
+    ...fields,
+  };
+}
