@@ -1,5 +1,6 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
+import { httpBootServer } from '../boot/http-boot-server.ts';
 import { RearguardError } from '../core/errors.ts';
 import type { Role } from '../config.ts';
 import { requireToken, type AppEnv } from './auth.ts';
@@ -20,7 +21,6 @@ import { registerCreateRestore } from './routes/restores/create-restore.ts';
 import { registerGetRestore } from './routes/restores/get-restore.ts';
 import { registerLastRestore } from './routes/restores/last-restore.ts';
 import { registerListRestores } from './routes/restores/list-restores.ts';
-import { bootRoutes } from './boot-routes.ts';
 import { registerValidateStorage } from './routes/storage/validate-storage.ts';
 
 export interface AuthSettings {
@@ -97,6 +97,7 @@ export function createApi(deps: ApiDeps, auth: AuthSettings, bootRoot: string): 
   registerGetRestore(api, deps);
   registerCreateRestore(api, deps);
   registerValidateStorage(api, deps);
-  api.route('/', bootRoutes(deps.ctx, deps.progress, bootRoot));
+  // Outside /v1, with no token: boot firmware has none.
+  api.route('/', httpBootServer(deps.ctx, deps.progress, bootRoot));
   return api;
 }

@@ -2,19 +2,8 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { projectDir } from '../config.ts';
 import type { RestoreBootSpec } from '../core/ports.ts';
+import { bootConfigPaths, bootPath } from './boot-root.ts';
 import { newcArchive } from './cpio.ts';
-
-/** `aa:bb:cc:dd:ee:ff` as boot loaders name per-MAC files: `aa-bb-cc-dd-ee-ff`. */
-export const macFileName = (mac: string) => mac.toLowerCase().replaceAll(':', '-');
-
-/** Where a restore's files live, relative to the boot root (the TFTP root; HTTP serves the same files). */
-export const restoreDir = (restoreId: string) => `rearguard/${restoreId}`;
-
-export const bootConfigPaths = (mac: string) => ({
-  pxelinux: `pxelinux.cfg/01-${macFileName(mac)}`,
-  grub: `grub.cfg-01-${macFileName(mac)}`,
-  ipxe: `ipxe/${macFileName(mac)}.ipxe`,
-});
 
 const templates = new Map<string, string>();
 function render(template: string, values: Record<string, string>): string {
@@ -29,14 +18,14 @@ const rescueArgs = (spec: RestoreBootSpec) =>
 
 /** The per-MAC boot configs of a restore, by path relative to the boot root. */
 export function renderBootConfigs(spec: RestoreBootSpec): Map<string, string> {
-  const dir = restoreDir(spec.restoreId);
+  const { restoreId } = spec;
   const values = {
-    restore_id: spec.restoreId,
+    restore_id: restoreId,
     backup_id: spec.backupId,
     node: spec.node,
-    kernel: `${dir}/kernel`,
-    initrd: `${dir}/initrd.cgz`,
-    overlay: `${dir}/rearguard.cpio`,
+    kernel: bootPath({ restoreId, artefact: 'kernel' }),
+    initrd: bootPath({ restoreId, artefact: 'initrd' }),
+    overlay: bootPath({ restoreId, artefact: 'overlay' }),
     args: rescueArgs(spec),
     http: spec.httpUrl.replace(/\/+$/, ''),
   };

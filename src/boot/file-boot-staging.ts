@@ -2,10 +2,9 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BootStaging, RestoreBootSpec } from '../core/ports.ts';
-import { bootConfigPaths, renderBootConfigs, renderRescueOverlay, restoreDir } from './boot-configs.ts';
+import { renderBootConfigs, renderRescueOverlay } from './boot-configs.ts';
+import { bootConfigPaths, bootPath, isStagedEntry, restoreDir, stagedFile } from './boot-root.ts';
 import { writeWholeFile } from './whole-file.ts';
-
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /**
  * Restore files in the boot root that the TFTP and HTTP boot servers serve: a directory per
@@ -16,12 +15,15 @@ export class FileBootStaging implements BootStaging {
   constructor(private readonly root: string) {}
 
   async writeFile(restoreId: string, name: string, body: Readable): Promise<number> {
-    if (!NAME.test(name)) throw new Error(`not a boot file name: ${name}`);
-    return writeWholeFile(join(this.root, restoreDir(restoreId), name), body);
+    // Only what the boot servers serve: a file staged under another name would never boot.
+    const target = stagedFile(restoreId, name);
+    if (!target) throw new Error(`not a boot file of a restore: ${restoreId}/${name}`);
+    return writeWholeFile(join(this.root, bootPath(target)), body);
   }
 
   async publish(spec: RestoreBootSpec): Promise<void> {
-    await writeWholeFile(join(this.root, restoreDir(spec.restoreId), 'rearguard.cpio'), renderRescueOverlay(spec));
+    const overlay = bootPath({ restoreId: spec.restoreId, artefact: 'overlay' });
+    await writeWholeFile(join(this.root, overlay), renderRescueOverlay(spec));
     // Configs last: once one exists, the node may boot, and everything it points at is there.
     for (const [path, text] of renderBootConfigs(spec)) await writeWholeFile(join(this.root, path), Buffer.from(text));
   }
@@ -34,10 +36,7 @@ export class FileBootStaging implements BootStaging {
   }
 
   async sweep(): Promise<void> {
-    await rm(join(this.root, 'rearguard'), { recursive: true, force: true });
-    await rm(join(this.root, 'pxelinux.cfg'), { recursive: true, force: true });
-    await rm(join(this.root, 'ipxe'), { recursive: true, force: true });
     const names = await readdir(this.root).catch(() => []);
-    for (const n of names.filter((n) => n.startsWith('grub.cfg-01-'))) await rm(join(this.root, n), { force: true });
+    for (const n of names.filter(isStagedEntry)) await rm(join(this.root, n), { recursive: true, force: true });
   }
 }

@@ -5,7 +5,8 @@
  *
  * Read-only: the package refuses write requests itself (`denyPUT`), and the request listener
  * never writes. It serves only regular files whose real path is inside the real path of `root`:
- * the package would follow symlinks out of it. Every request ends in one `onFetch` report.
+ * the package would follow symlinks out of it. Every request ends in one `onFetch` report, which
+ * names what was asked for in the boot root's layout (./boot-root.ts).
  */
 import type { RemoteInfo } from 'node:dgram';
 import { constants } from 'node:fs';
@@ -14,6 +15,7 @@ import { isAbsolute, join, sep } from 'node:path';
 import tftp, { type GetStream, type PutStream, type Server } from 'tftp';
 import rrq from 'tftp/lib/protocol/packets/rrq.js';
 import type { BootFetch, Logger } from '../core/ports.ts';
+import { resolveBootPath } from './boot-root.ts';
 import { sendFile, takeOverTransfer } from './tftp-send.ts';
 
 export interface TftpBootServerOptions {
@@ -194,7 +196,16 @@ export class TftpBootServer {
     const file = at.file.replace(/^\/+/, '');
     if (outcome === 'sent') this.opts.log.info({ client: at.client, file, bytes }, 'tftp: sent');
     else this.opts.log.warn({ client: at.client, file, bytes, reason }, `tftp: ${outcome}`);
-    this.opts.onFetch?.({ protocol: 'tftp', client: at.client, file, outcome, bytes, ...(reason ? { reason } : {}) });
+    const target = resolveBootPath(file);
+    this.opts.onFetch?.({
+      protocol: 'tftp',
+      client: at.client,
+      target,
+      path: file,
+      outcome,
+      bytes,
+      ...(reason ? { reason } : {}),
+    });
   }
 }
 

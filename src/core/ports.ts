@@ -110,13 +110,31 @@ export interface NodeRecord extends NodeIdentity {
   updatedAt: number;
 }
 
+/** One of a restore's files: the kernel, initrd and rescue overlay it staged, or its backup's file archive. */
+export interface RestoreFileTarget {
+  restoreId: string;
+  artefact: 'kernel' | 'initrd' | 'overlay' | 'archive';
+}
+
+/** A node's boot config, by the MAC it is staged for (`aa:bb:cc:dd:ee:ff`, lower case). */
+export interface BootConfigTarget {
+  mac: string;
+  artefact: 'config';
+  flavour: 'pxelinux' | 'grub' | 'ipxe';
+}
+
+/** What a boot request asks for, as the boot servers resolve it from the boot root's layout. */
+export type BootTarget = RestoreFileTarget | BootConfigTarget;
+
 /** One boot file request as a boot server (TFTP or HTTP) saw it: what restore progress is read from. */
 export interface BootFetch {
   protocol: 'tftp' | 'http';
   /** The client's IP address. */
   client: string;
-  /** The requested path, relative to the boot root, without a leading slash. */
-  file: string;
+  /** What the request asks for; null when it is nothing a restore stages (a bootloader, a name of nothing). */
+  target: BootTarget | null;
+  /** The path as the client asked for it (TFTP: in the boot root, without a leading slash; HTTP: the URL path), for logs. */
+  path: string;
   outcome: 'sent' | 'refused' | 'failed';
   /** Bytes sent (0 unless sent). */
   bytes: number;

@@ -1,6 +1,6 @@
 import type { CoreContext } from './context.ts';
 import { restorePhases, type Restore, type RestorePhase } from './model.ts';
-import type { BootFetch } from './ports.ts';
+import type { BootFetch, RestoreFileTarget } from './ports.ts';
 
 /** What the rescue system reports back to the daemon while it restores a node. */
 export const rescueReports = ['rescue_booted', 'archive_fetched', 'recovered', 'recover_failed'] as const;
@@ -9,15 +9,13 @@ export type RescueReport = (typeof rescueReports)[number];
 export class PhaseTimeout extends Error {}
 export class RescueFailure extends Error {}
 
-/** Boot files whose fetch marks a phase; the rest of a restore's dir (the overlay) marks nothing. */
-const fileMilestones: Record<string, RestorePhase> = {
-  kernel: 'kernel_fetched',
-  'initrd.cgz': 'initrd_fetched',
-};
-
-const macOf = (file: string): string | null => {
-  const m = /(?:^|\/)(?:01-|grub\.cfg-01-|ipxe\/)([0-9a-f]{2}(?:-[0-9a-f]{2}){5})(?:\.ipxe)?$/i.exec(file);
-  return m ? m[1]!.toLowerCase().replaceAll('-', ':') : null;
+/**
+ * Restore files whose fetch marks a phase, and the backup's artefact name the journal calls them
+ * by; the overlay marks nothing, and the archive's arrival is the rescue system's to report.
+ */
+const fileMilestones: Partial<Record<RestoreFileTarget['artefact'], { phase: RestorePhase; name: string }>> = {
+  kernel: { phase: 'kernel_fetched', name: 'kernel' },
+  initrd: { phase: 'initrd_fetched', name: 'initrd.cgz' },
 };
 
 /**
@@ -33,17 +31,18 @@ export class RestoreProgress {
 
   /** A boot server's record of one request. */
   observe(fetch: BootFetch): void {
-    if (fetch.outcome !== 'sent') return;
-    const staged = /^rearguard\/(rs_[0-9a-z]{26})\/([^/]+)$/.exec(fetch.file);
-    if (staged) {
-      const phase = fileMilestones[staged[2]!];
-      if (phase) this.reach(staged[1]!, phase, `${fetch.protocol}: ${staged[2]} sent to ${fetch.client} (${fetch.bytes} bytes)`);
+    const { target } = fetch;
+    if (fetch.outcome !== 'sent' || !target) return;
+    if (target.artefact === 'config') {
+      const restore = this.ctx.records.restores.unfinished().find((r) => r.macs.includes(target.mac));
+      if (restore) this.reach(restore.id, 'boot_config_fetched', `${fetch.protocol}: ${fetch.path} sent to ${fetch.client}`);
       return;
     }
-    const mac = macOf(fetch.file);
-    if (!mac) return;
-    const restore = this.ctx.records.restores.unfinished().find((r) => r.macs.includes(mac));
-    if (restore) this.reach(restore.id, 'boot_config_fetched', `${fetch.protocol}: ${fetch.file} sent to ${fetch.client}`);
+    const milestone = fileMilestones[target.artefact];
+    if (milestone) {
+      const message = `${fetch.protocol}: ${milestone.name} sent to ${fetch.client} (${fetch.bytes} bytes)`;
+      this.reach(target.restoreId, milestone.phase, message);
+    }
   }
 
   /** A report from the rescue system. False when no live restore has that id. */

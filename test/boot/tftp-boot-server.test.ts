@@ -13,11 +13,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { BootFetch } from '../../src/core/ports.ts';
+import { newId } from '../../src/core/ids.ts';
 import { installBootloaders } from '../../src/boot/bootloaders.ts';
 import { TftpBootServer } from '../../src/boot/tftp-boot-server.ts';
 import type { Logger } from '../../src/core/ports.ts';
 
 const HOST = '127.0.0.1';
+const RESTORE_ID = newId('rs');
+const STAGED_KERNEL = `rearguard/${RESTORE_ID}/kernel`;
+const NODE_CONFIG = 'pxelinux.cfg/01-52-54-00-ab-cd-ef';
 const SECRET = `not a boot file ${randomBytes(8).toString('hex')}`;
 
 /** Requests refused (the name, given the test's temporary directory) and the error the client gets. */
@@ -53,7 +57,7 @@ async function startServer(root: string) {
   /** The report of the one request for `file` (reports come once the request has ended). */
   const fetchOf = (file: string) =>
     vi.waitFor(() => {
-      const found = fetches.filter((f) => f.file === file);
+      const found = fetches.filter((f) => f.path === file);
       expect(found).toHaveLength(1);
       return found[0]!;
     });
@@ -90,6 +94,9 @@ describe('TftpBootServer', () => {
     await writeFile(join(root, 'whole-blocks.bin'), randomBytes(1468 * 100));
     await writeFile(join(root, 'initrd.img'), randomBytes(5 * 1024 * 1024 + 1234));
     await writeFile(join(root, 'pxelinux.cfg', 'default'), 'DEFAULT rescue\n');
+    await mkdir(join(root, 'rearguard', RESTORE_ID), { recursive: true });
+    await writeFile(join(root, STAGED_KERNEL), randomBytes(3000));
+    await writeFile(join(root, NODE_CONFIG), 'DEFAULT rearguard\n');
     // More than 65535 blocks of 512 bytes: block numbers roll over (a ReaR initrd fetched with
     // iPXE's blksize 1432 has ~95,000 blocks).
     await writeFile(join(root, 'rollover.img'), randomBytes(65_536 * 512 + 1000));
@@ -109,11 +116,29 @@ describe('TftpBootServer', () => {
       expect(result.exitCode, result.all).toBe(0);
       expect(sha256(local)).toBe(sha256(join(root, file)));
       const size = (await stat(join(root, file))).size;
-      expect(await srv.fetchOf(file)).toEqual({ protocol: 'tftp', client: HOST, file, outcome: 'sent', bytes: size });
+      expect(await srv.fetchOf(file)).toEqual({
+        protocol: 'tftp',
+        client: HOST,
+        target: null,
+        path: file,
+        outcome: 'sent',
+        bytes: size,
+      });
       const request = srv.logged.find((l) => l.msg === 'tftp: read request' && l.obj.file === file);
       expect(request?.obj).toMatchObject({ client: HOST, blksize: 1468, windowsize: 8 });
     },
   );
+
+  it("reports what a fetch is in the boot root's layout: a restore's kernel, a node's config", async () => {
+    for (const [file, target] of [
+      [STAGED_KERNEL, { restoreId: RESTORE_ID, artefact: 'kernel' }],
+      [NODE_CONFIG, { mac: '52:54:00:ab:cd:ef', artefact: 'config', flavour: 'pxelinux' }],
+    ] as const) {
+      const result = await atftpGet(srv.port, file, join(out, `target-${file.replaceAll('/', '_')}`), ['blksize 1468']);
+      expect(result.exitCode, result.all).toBe(0);
+      expect(await srv.fetchOf(file)).toMatchObject({ protocol: 'tftp', path: file, outcome: 'sent', target });
+    }
+  });
 
   it('tells atftp the negotiated options and the size in its OACK', async () => {
     const result = await atftp(srv.port, [
@@ -172,7 +197,7 @@ describe('TftpBootServer', () => {
       expect(await srv.fetchOf(reported)).toMatchObject({
         protocol: 'tftp',
         client: HOST,
-        file: reported,
+        path: reported,
         outcome: 'refused',
         bytes: 0,
       });
@@ -190,7 +215,7 @@ describe('TftpBootServer', () => {
         const result = await tftpHpa(srv.port, `get ${file} ${local}`);
         expect(result.all).toContain(error);
         expect(readFileSync(local, 'utf8')).not.toContain(SECRET);
-        expect(srv.fetches.filter((f) => f.file === file).at(-1)).toMatchObject({ client: HOST, outcome: 'refused' });
+        expect(srv.fetches.filter((f) => f.path === file).at(-1)).toMatchObject({ client: HOST, outcome: 'refused' });
       }
     });
   });
@@ -240,7 +265,8 @@ describe('TftpBootServer', () => {
         expect(srv.fetches).toContainEqual({
           protocol: 'tftp',
           client: HOST,
-          file: 'whole-blocks.bin',
+          target: null,
+          path: 'whole-blocks.bin',
           outcome: 'failed',
           bytes: 0,
           reason: 'client gave up',
@@ -295,7 +321,7 @@ describe('TftpBootServer', () => {
     client.close();
     // The OACK's retransmission (after 1 s) finds the client's port closed.
     await vi.waitFor(
-      () => expect(srv.fetches.slice(before)).toContainEqual(expect.objectContaining({ file: 'initrd.img', outcome: 'failed' })),
+      () => expect(srv.fetches.slice(before)).toContainEqual(expect.objectContaining({ path: 'initrd.img', outcome: 'failed' })),
       { timeout: 10_000 },
     );
   });
@@ -311,7 +337,7 @@ describe('TftpBootServer', () => {
       const error = once(client, 'message') as Promise<[Buffer]>;
       await own.server.stop();
       expect((await error)[0].readUInt16BE(0)).toBe(5);
-      expect(own.fetches).toEqual([expect.objectContaining({ file: 'initrd.img', outcome: 'failed' })]);
+      expect(own.fetches).toEqual([expect.objectContaining({ path: 'initrd.img', outcome: 'failed' })]);
     } finally {
       client.close();
     }

@@ -5,67 +5,72 @@ import { Readable } from 'node:stream';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 import { Hono } from 'hono';
-import { bootConfigPaths, renderChainScript, restoreDir } from '../boot/boot-configs.ts';
 import type { CoreContext } from '../core/context.ts';
 import { idPattern } from '../core/ids.ts';
-import type { BootFetch } from '../core/ports.ts';
+import type { BootFetch, BootTarget } from '../core/ports.ts';
 import { openRestoreArchive } from '../core/restore-archive.ts';
 import { rescueReports, type RescueReport, type RestoreProgress } from '../core/restore-progress.ts';
-
-const MAC = /^[0-9a-f]{2}(-[0-9a-f]{2}){5}$/;
-const FILE = /^(kernel|initrd\.cgz|rearguard\.cpio)$/;
+import { renderChainScript } from './boot-configs.ts';
+import { bootConfig, bootPath, restoreArchive, stagedFile } from './boot-root.ts';
 
 /**
- * HTTP boot for iPXE and the rescue system, outside /v1: firmware sends no API token. What a node
- * can fetch is what a live restore staged for it (the same files the TFTP server serves); every
- * request is logged with the client's address and tells the restore's progress.
+ * The HTTP boot server for iPXE and the rescue system, a Hono app the daemon's HTTP server mounts
+ * outside /v1: firmware sends no API token. What a node can fetch is what a live restore staged
+ * for it (the same files the TFTP server serves) and its backup's archive; every request is
+ * logged with the client's address and tells the restore's progress.
  */
-export function bootRoutes(ctx: CoreContext, progress: RestoreProgress, root: string): Hono {
+export function httpBootServer(ctx: CoreContext, progress: RestoreProgress, root: string): Hono {
   const app = new Hono();
   const client = (c: Context) => getConnInfo(c).remote.address ?? 'unknown';
-  const seen = (c: Context, file: string, outcome: BootFetch['outcome'], bytes = 0, reason?: string) => {
-    const fetch: BootFetch = { protocol: 'http', client: client(c), file, outcome, bytes, ...(reason ? { reason } : {}) };
+  const seen = (c: Context, target: BootTarget | null, outcome: BootFetch['outcome'], bytes = 0, reason?: string) => {
+    const fetch: BootFetch = {
+      protocol: 'http',
+      client: client(c),
+      target,
+      path: c.req.path,
+      outcome,
+      bytes,
+      ...(reason ? { reason } : {}),
+    };
     if (outcome === 'sent') ctx.log.info(fetch, 'http boot: sent');
     else ctx.log.warn(fetch, `http boot: ${outcome}`);
     progress.observe(fetch);
   };
-  const missing = (c: Context, file: string, reason: string) => {
-    seen(c, file, 'refused', 0, reason);
+  const missing = (c: Context, target: BootTarget | null, reason: string) => {
+    seen(c, target, 'refused', 0, reason);
     return c.text(`${reason}\n`, 404);
   };
 
   app.get('/boot/ipxe', (c) => c.text(renderChainScript(ctx.restore.httpUrl)));
 
   app.get('/boot/ipxe/:mac', async (c) => {
-    const mac = c.req.param('mac').toLowerCase();
-    if (!MAC.test(mac)) return missing(c, `ipxe/${mac}`, 'not a MAC address');
-    const path = bootConfigPaths(mac).ipxe;
-    const script = await readFile(join(root, path), 'utf8').catch(() => null);
-    if (script === null) return missing(c, path, 'no restore is staged for this node');
-    seen(c, path, 'sent', Buffer.byteLength(script));
+    const target = bootConfig('ipxe', c.req.param('mac'));
+    if (!target) return missing(c, null, 'not a MAC address');
+    const script = await readFile(join(root, bootPath(target)), 'utf8').catch(() => null);
+    if (script === null) return missing(c, target, 'no restore is staged for this node');
+    seen(c, target, 'sent', Buffer.byteLength(script));
     return c.text(script);
   });
 
   app.on(['GET', 'HEAD'], '/boot/:id/files/:name', async (c) => {
-    const { id, name } = c.req.param();
-    if (!idPattern('rs').test(id) || !FILE.test(name)) return missing(c, `${id}/${name}`, 'no such boot file');
-    const path = `${restoreDir(id)}/${name}`;
-    const file = join(root, path);
+    const target = stagedFile(c.req.param('id'), c.req.param('name'));
+    if (!target) return missing(c, null, 'no such boot file');
+    const file = join(root, bootPath(target));
     const info = await stat(file).catch(() => null);
-    if (!info?.isFile()) return missing(c, path, 'not staged (no live restore has this file)');
+    if (!info?.isFile()) return missing(c, target, 'not staged (no live restore has this file)');
     return sendRange(c, info.size, (range) => {
       const stream = createReadStream(file, range);
-      stream.on('end', () => seen(c, path, 'sent', range ? range.end - range.start + 1 : info.size));
+      stream.on('end', () => seen(c, target, 'sent', range ? range.end - range.start + 1 : info.size));
       return stream;
     });
   });
 
   app.get('/boot/:id/archive', async (c) => {
-    const id = c.req.param('id');
-    if (!idPattern('rs').test(id)) return missing(c, `${id}/archive`, 'not a restore id');
-    const archive = await openRestoreArchive(ctx, id);
-    if (!archive) return missing(c, `${restoreDir(id)}/archive`, 'no live restore with an archive');
-    archive.body.on('end', () => seen(c, `${restoreDir(id)}/archive`, 'sent', archive.size));
+    const target = restoreArchive(c.req.param('id'));
+    if (!target) return missing(c, null, 'not a restore id');
+    const archive = await openRestoreArchive(ctx, target.restoreId);
+    if (!archive) return missing(c, target, 'no live restore with an archive');
+    archive.body.on('end', () => seen(c, target, 'sent', archive.size));
     return new Response(Readable.toWeb(archive.body) as unknown as ReadableStream, {
       headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(archive.size) },
     });
