@@ -7,6 +7,8 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Storage, StoredObject } from '../core/ports.ts';
 import { FileSink } from './file-sink.ts';
+import { SizeGuard } from './size-guard.ts';
+import { byKey, checkKey, checkPrefix, PARTIAL_PREFIX } from './storage-key.ts';
 
 /**
  * `file://` storage: objects are files under a root directory. An object is written to a hidden
@@ -22,22 +24,33 @@ export class FileStorage implements Storage {
   }
 
   locationOf(prefix: string): string {
-    return pathToFileURL(this.path(prefix)).href + (prefix.endsWith('/') ? '/' : '');
+    return pathToFileURL(resolve(this.root, checkPrefix(prefix))).href + (prefix.endsWith('/') ? '/' : '');
   }
 
   async put(key: string, body: Readable, opts: { size?: number } = {}): Promise<StoredObject> {
-    const target = this.path(key);
-    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
-    const temp = join(dirname(target), `.partial-${randomBytes(6).toString('hex')}`);
-    const out = new FileSink(temp, { mode: 0o640 });
     try {
-      await pipeline(body, out);
-      const { size } = await stat(temp);
-      if (opts.size !== undefined && size !== opts.size) throw new Error(`${key}: expected ${opts.size} bytes, wrote ${size}`);
-      await link(temp, target);
-      return { key, size };
-    } finally {
-      await unlink(temp).catch(() => undefined);
+      const target = this.path(key);
+      // Refused before a byte is read: a backup is not streamed in full only to be refused.
+      if (await this.head(key)) throw existsError(this.locationOf(key));
+      await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+      const temp = join(dirname(target), `${PARTIAL_PREFIX}${randomBytes(6).toString('hex')}`);
+      const guard = new SizeGuard(opts.size);
+      try {
+        await pipeline(body, guard, new FileSink(temp, { mode: 0o640 }));
+        const { size } = await stat(temp);
+        if (size !== guard.bytes) throw new Error(`${key}: sent ${guard.bytes} bytes but the file holds ${size}`);
+        // Another put of the key may have completed meanwhile: link refuses to replace it.
+        await link(temp, target).catch((err: NodeJS.ErrnoException) => {
+          throw err.code === 'EEXIST' ? existsError(this.locationOf(key)) : err;
+        });
+        return { key, size };
+      } finally {
+        await unlink(temp).catch(() => undefined);
+      }
+    } catch (err) {
+      // The caller's source (an ssh channel) must not wait for a reader that is gone.
+      body.destroy();
+      throw err;
     }
   }
 
@@ -52,7 +65,7 @@ export class FileStorage implements Storage {
       const s = await stat(this.path(key));
       return s.isFile() ? { key, size: s.size } : null;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if (isMissing(err)) return null;
       throw err;
     }
   }
@@ -77,22 +90,24 @@ export class FileStorage implements Storage {
       try {
         entries = await readdir(dir, { withFileTypes: true });
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        if (isMissing(err)) return;
         throw err;
       }
       for (const e of entries) {
         const full = join(dir, e.name);
         if (e.isDirectory()) await walk(full);
-        else if (e.isFile()) {
+        // Temporaries of puts in progress (or of a crashed daemon) are not objects.
+        else if (e.isFile() && !e.name.startsWith(PARTIAL_PREFIX)) {
           const key = relative(this.root, full).split(sep).join('/');
           if (key.startsWith(prefix)) out.push({ key, size: (await stat(full)).size });
         }
       }
     };
+    checkPrefix(prefix);
     // Walk only the deepest directory the prefix names.
     const dirPart = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
     await walk(dirPart ? this.path(dirPart) : this.root);
-    return out.sort((a, b) => a.key.localeCompare(b.key));
+    return out.sort(byKey);
   }
 
   async checkWritable(): Promise<void> {
@@ -100,12 +115,17 @@ export class FileStorage implements Storage {
     await access(this.root, constants.W_OK);
   }
 
-  /** Keys are relative and stay inside the root. */
   private path(key: string): string {
-    const p = resolve(this.root, key);
-    if (key.startsWith('/') || key.split('/').includes('..') || (p !== this.root && !p.startsWith(this.root + sep))) {
-      throw new Error(`invalid storage key ${key}`);
-    }
-    return p;
+    return join(this.root, checkKey(key));
   }
+}
+
+function existsError(where: string): Error {
+  return Object.assign(new Error(`${where}: put refused: the object exists and is never overwritten`), { code: 'EEXIST' });
+}
+
+/** A path that does not exist, also because one of its directories is an object (ENOTDIR): as S3 answers. */
+function isMissing(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
 }

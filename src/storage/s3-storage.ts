@@ -14,6 +14,7 @@ import type { Storage, StoredObject } from '../core/ports.ts';
 import { explain, isTransient, s3Error, S3StorageError } from './s3-errors.ts';
 import { PartedUpload } from './s3-parted-upload.ts';
 import { SizeGuard } from './size-guard.ts';
+import { checkKey, checkPrefix } from './storage-key.ts';
 
 export interface S3StorageOptions {
   bucket: string;
@@ -149,8 +150,9 @@ export class S3Storage implements Storage {
     }
   }
 
-  head(key: string): Promise<StoredObject | null> {
-    return this.headKey(this.keyOf(key), this.locationOf(key)).then((size) => (size === null ? null : { key, size }));
+  async head(key: string): Promise<StoredObject | null> {
+    const size = await this.headKey(this.keyOf(key), this.locationOf(key));
+    return size === null ? null : { key, size };
   }
 
   async delete(key: string): Promise<void> {
@@ -167,7 +169,7 @@ export class S3Storage implements Storage {
     try {
       for await (const page of paginateListObjectsV2(
         { client: this.client },
-        { Bucket: this.bucket, Prefix: this.prefix + prefix },
+        { Bucket: this.bucket, Prefix: this.prefix + checkPrefix(prefix) },
       )) {
         for (const o of page.Contents ?? []) {
           if (o.Key) out.push({ key: o.Key.slice(this.prefix.length), size: o.Size ?? 0 });
@@ -257,11 +259,9 @@ export class S3Storage implements Storage {
     return undefined;
   }
 
-  /** Keys are relative like file:// keys, so that one key works on every backend. */
+  /** Keys follow file:// rules, so that one key names the same object on every backend. */
   private keyOf(key: string): string {
-    if (!key || key.startsWith('/') || key.split('/').some((s) => s === '.' || s === '..'))
-      throw new Error(`invalid storage key ${key}`);
-    return this.prefix + key;
+    return this.prefix + checkKey(key);
   }
 }
 

@@ -9,6 +9,7 @@ import { isConnectionLost, isNoSuchFile, sftpError, SftpStorageError, statusOf }
 import { request, sftpReadStream, SftpWriteStream } from './sftp-io.ts';
 import { parseSftpUrl, type SftpLocation } from './sftp-url.ts';
 import { SizeGuard } from './size-guard.ts';
+import { byKey, checkKey, checkPrefix, PARTIAL_PREFIX } from './storage-key.ts';
 
 export interface SftpStorageOptions {
   /** `sftp://user@host[:port]/absolute/path`; the directory must exist. */
@@ -20,8 +21,6 @@ export interface SftpStorageOptions {
   /** Handshake timeout. */
   connectTimeoutMs?: number;
 }
-
-const PARTIAL = '.partial-';
 
 /**
  * `sftp://` storage on a plain backup server over SSH (ssh2's SFTP client). Like file://, an object
@@ -66,7 +65,7 @@ export class SftpStorage implements Storage {
       throw sftpError(where, 'put', err);
     }
 
-    const temp = posix.join(posix.dirname(target), `${PARTIAL}${randomBytes(6).toString('hex')}`);
+    const temp = posix.join(posix.dirname(target), `${PARTIAL_PREFIX}${randomBytes(6).toString('hex')}`);
     let handle: Buffer | undefined;
     try {
       handle = await request<Buffer>(session, (sftp, cb) => sftp.open(temp, 'wx', { mode: 0o640 }, cb));
@@ -137,9 +136,14 @@ export class SftpStorage implements Storage {
     });
   }
 
-  list(prefix: string): Promise<StoredObject[]> {
+  async list(prefix: string): Promise<StoredObject[]> {
+    try {
+      checkPrefix(prefix);
+    } catch (err) {
+      throw sftpError(this.locationOf(prefix), 'list', err);
+    }
     // Walk only the deepest directory the prefix names.
-    const dirKey = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    const dirKey = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : undefined;
     return this.retrying(dirKey, 'list', async (session, start) => {
       const out: StoredObject[] = [];
       const walk = async (dir: string): Promise<void> => {
@@ -154,26 +158,26 @@ export class SftpStorage implements Storage {
           const full = posix.join(dir, e.filename);
           if (e.attrs.isDirectory()) await walk(full);
           // Temporaries of puts in progress (or of a crashed daemon) are not objects.
-          else if (e.attrs.isFile() && !e.filename.startsWith(PARTIAL)) {
+          else if (e.attrs.isFile() && !e.filename.startsWith(PARTIAL_PREFIX)) {
             const key = full.slice(this.rootSlash().length);
             if (key.startsWith(prefix)) out.push({ key, size: e.attrs.size });
           }
         }
       };
       await walk(start);
-      return out.sort((a, b) => a.key.localeCompare(b.key));
+      return out.sort(byKey);
     });
   }
 
   /** Writes, syncs and removes a one-byte probe in the root: proves login, directory, permission and free space. */
   async checkWritable(): Promise<void> {
-    await this.retrying('', 'write check', async (session, root) => {
+    await this.retrying(undefined, 'write check', async (session, root) => {
       const s = await request<Stats>(session, (sftp, cb) => sftp.stat(root, cb)).catch((err) => {
         if (!isNoSuchFile(err)) throw err;
         throw new SftpStorageError(`${this.base}: the directory ${root} does not exist on the server`, 'ENOENT');
       });
       if (!s.isDirectory()) throw new SftpStorageError(`${this.base}: ${root} is not a directory`, 'ENOTDIR');
-      const probe = posix.join(root, `${PARTIAL}write-check-${randomBytes(6).toString('hex')}`);
+      const probe = posix.join(root, `${PARTIAL_PREFIX}write-check-${randomBytes(6).toString('hex')}`);
       let handle: Buffer | undefined;
       try {
         handle = await request<Buffer>(session, (sftp, cb) => sftp.open(probe, 'wx', cb));
@@ -222,10 +226,17 @@ export class SftpStorage implements Storage {
     }
   }
 
-  /** Runs an idempotent operation, once more on a new connection if the connection dropped under it. */
-  private async retrying<T>(key: string, action: string, op: (session: SftpSession, path: string) => Promise<T>): Promise<T> {
+  /**
+   * Runs an idempotent operation on the key's path (the root's, without a key), once more on a
+   * new connection if the connection dropped under it.
+   */
+  private async retrying<T>(
+    key: string | undefined,
+    action: string,
+    op: (session: SftpSession, path: string) => Promise<T>,
+  ): Promise<T> {
     try {
-      const path = key ? this.path(key) : this.location.root;
+      const path = key === undefined ? this.location.root : this.path(key);
       for (let attempt = 0; ; attempt++) {
         const session = await this.connection.session();
         try {
@@ -235,7 +246,7 @@ export class SftpStorage implements Storage {
         }
       }
     } catch (err) {
-      throw sftpError(this.locationOf(key), action, err);
+      throw sftpError(this.locationOf(key ?? ''), action, err);
     }
   }
 
@@ -253,11 +264,8 @@ export class SftpStorage implements Storage {
     return this.location.root === '/' ? '/' : `${this.location.root}/`;
   }
 
-  /** Keys are relative like file:// keys and stay inside the root. */
   private path(key: string): string {
-    if (!key || key.startsWith('/') || key.split('/').some((s) => s === '.' || s === '..' || s === ''))
-      throw new SftpStorageError(`invalid storage key ${key}`, 'EINVAL');
-    return this.rootSlash() + key;
+    return this.rootSlash() + checkKey(key);
   }
 }
 
