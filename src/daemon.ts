@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
 import { InventorySource } from './ansible/inventory-source.ts';
-import { runPlaybook } from './ansible/playbook-run.ts';
+import { AnsibleBackupAgent } from './ansible/ansible-backup-agent.ts';
 import { adminToken } from './admin-token.ts';
 import { createApi } from './api/app.ts';
 import { resumeDeletes } from './core/backup-catalog.ts';
@@ -12,7 +12,6 @@ import { sha256Hex } from './api/auth.ts';
 import type { Config } from './config.ts';
 import type { CoreContext } from './core/context.ts';
 import { LiveRuns } from './core/live-runs.ts';
-import type { PlaybookRunner } from './core/ports.ts';
 import { closeDeadRuns, recoverDeadRuns } from './core/run-recovery.ts';
 import { checkStorage } from './core/storage-check.ts';
 import { RunJournal } from './core/run-journal.ts';
@@ -82,17 +81,6 @@ async function startOwned(config: Config, log: Log, lock: InstanceLock): Promise
   const varsDir = resolve(config.dataDir, 'run');
   rmSync(varsDir, { recursive: true, force: true });
   mkdirSync(varsDir, { mode: 0o700 });
-  const playbooks: PlaybookRunner = {
-    run: (opts) =>
-      runPlaybook({
-        ...opts,
-        playbook: resolve(config.ansible.playbookDir, opts.playbook),
-        inventory: inventoryFile,
-        env: config.ansible.env,
-        varsDir,
-      }),
-  };
-
   const clock = { now: () => Date.now() };
   const ctx: CoreContext = {
     records,
@@ -101,12 +89,18 @@ async function startOwned(config: Config, log: Log, lock: InstanceLock): Promise
     cipher: config.encryption.recipients.length > 0 ? ageCipher(config.encryption.recipients) : undefined,
     inventory,
     nodes: nodeAccess({ get: (n) => records.nodes.hostKey(n), pin: (n, k) => records.nodes.pinHostKey(n, k) }),
-    playbooks,
+    agent: new AnsibleBackupAgent({
+      playbookDir: config.ansible.playbookDir,
+      inventory: inventoryFile,
+      env: config.ansible.env,
+      varsDir,
+      settings: config.backup,
+      log,
+    }),
     clock,
     log,
     instanceId: `${process.pid}-${randomBytes(4).toString('hex')}`,
     targets: config.targets,
-    backup: config.backup,
     leaseMs: config.runs.leaseSeconds * 1000,
     transfer: config.transfer,
     decipher: config.encryption.identityFile ? ageDecipher(config.encryption.identityFile) : undefined,

@@ -1,7 +1,28 @@
 /** Turns lines of the `ansible.posix.jsonl` stdout callback into typed events. */
-import type { HostStats, PlaybookEvent } from '../core/ports.ts';
 
-export type { HostStats, PlaybookEvent } from '../core/ports.ts';
+/** A host's line of the play recap. */
+export interface HostStats {
+  ok: number;
+  changed: number;
+  failures: number;
+  unreachable: number;
+  skipped: number;
+  rescued: number;
+  ignored: number;
+}
+
+export type PlaybookEvent =
+  | { type: 'task_start'; at: string; play: string; task: string; taskId: string }
+  | {
+      type: 'host_ok' | 'host_failed' | 'host_unreachable' | 'host_skipped';
+      at: string;
+      host: string;
+      task: string;
+      taskId: string;
+      message?: string;
+      changed?: boolean;
+    }
+  | { type: 'stats'; at: string; stats: Record<string, HostStats> };
 
 type HostEventType = Extract<PlaybookEvent, { host: string }>['type'];
 

@@ -6,13 +6,10 @@ import type { CoreContext } from './context.ts';
 import type { Artefact, Backup, BackupManifest, Run } from './model.ts';
 import { parseNodeIdentity } from './node-identity.ts';
 import { parseNodeManifest } from './node-manifest.ts';
-import { followPlaybook } from './playbook-events.ts';
-import { PlaybookOutcome } from './playbook-outcome.ts';
-import { playbookVars } from './playbook-vars.ts';
-import type { NodeSession, PlaybookResult, TargetHost } from './ports.ts';
+import type { ImagingOutcome, NodeSession, TargetHost } from './ports.ts';
 import { failBackup, transferBackup, completeBackup } from './runs/backup-lifecycle.ts';
 import { finishRun, startRun, type EndState } from './runs/run-lifecycle.ts';
-import { unquiesceRun } from './unquiesce.ts';
+import { journalAgent, unquiesceRun } from './unquiesce.ts';
 import { removeStoredBackup, storagePrefix } from './stored-backup.ts';
 
 /** Why a run was stopped before its end: an operator's cancel, or the daemon shutting down. */
@@ -49,24 +46,18 @@ export async function executeBackupRun(ctx: CoreContext, runId: string, hosts: T
   ctx.journal.record(runId, 'preflight', 'storage is writable');
 
   ctx.records.runs.update(runId, { quiesceOpen: true });
-  const outcome = new PlaybookOutcome();
-  const follow = followPlaybook(ctx, runId);
-  const result = await ctx.playbooks.run({
-    playbook: 'backup.yml',
-    extraVars: playbookVars(ctx, run, backups),
+  const outcome = await ctx.agent.image({
+    run,
+    backups,
+    stopAll: run.params.stopall === 'yes',
     signal,
-    onEvent: (e) => {
-      outcome.observe(e);
-      follow(e);
-    },
-    onLog: (line) => ctx.log.debug({ run: runId }, line),
+    onEvent: journalAgent(ctx, runId),
   });
-
-  const servicesBack = await ensureUnquiesced(ctx, run, backups, result, outcome);
+  const servicesBack = await ensureUnquiesced(ctx, run, backups, outcome);
 
   const imaged: Backup[] = [];
   for (const b of backups) {
-    const failure = hostFailure(result, outcome, b.node);
+    const failure = outcome.failures[b.node] ?? null;
     if (failure) failBackup(ctx, b, failure);
     else if (stopped()) failBackup(ctx, b, `run ${stopped()} before the backup was transferred`);
     else imaged.push(b);
@@ -102,17 +93,13 @@ export async function executeBackupRun(ctx: CoreContext, runId: string, hosts: T
   const summary = failed.map((b) => `${b.node}: ${b.error}`).join('; ');
   const unquiesceNote = servicesBack ? '' : '; services may still be stopped (see events)';
   const reason = stopped();
-  const preflight = outcome.preflightFailure();
+  const preflight = outcome.preflightFailure;
   if (reason)
     finish(
       reason === 'cancelled' ? 'cancelled' : 'interrupted',
       `run ${reason === 'cancelled' ? 'cancelled' : 'interrupted by daemon shutdown'}${unquiesceNote}`,
     );
-  else if (preflight)
-    finish(
-      'failed',
-      `preflight failed on ${preflight.host}: ${preflight.task}: ${preflight.message}; nothing was stopped on any host`,
-    );
+  else if (preflight) finish('failed', preflight);
   else if (failed.length === 0)
     finish(servicesBack ? 'succeeded' : 'partially_failed', servicesBack ? null : unquiesceNote.slice(2));
   else if (failed.length === final.length) finish('failed', summary + unquiesceNote);
@@ -120,38 +107,12 @@ export async function executeBackupRun(ctx: CoreContext, runId: string, hosts: T
 }
 
 /**
- * Why a host has no image to transfer, if it has none: its own first failure (the cause, say
- * `image: rear mkbackup: …`, not the rescue that followed), or the failure elsewhere that kept
- * ansible from reaching it (a failed preflight anywhere; a node whose services did not come back
- * in a rolling run).
- */
-function hostFailure(result: PlaybookResult, outcome: PlaybookOutcome, host: string): string | null {
-  const own = outcome.failureOf(host) ?? result.failures.find((x) => x.host === host);
-  if (own) return `${own.task}: ${own.message}`;
-  if (outcome.imaged(host)) return null;
-  if (result.cancelled) return 'playbook cancelled';
-  const preflight = outcome.preflightFailure();
-  if (preflight)
-    return `not started: preflight failed on ${preflight.host} (${preflight.task}: ${preflight.message}); nothing was stopped on any host`;
-  const first = outcome.firstFailure();
-  if (first) return `not backed up: the playbook stopped after ${first.host} failed (${first.task}: ${first.message})`;
-  return `ansible-playbook ended (exit ${result.exitCode}) without imaging this host`;
-}
-
-/**
  * The playbook's own `always` block restarts services; when the playbook was interrupted or a host
  * failed, an explicit unquiesce pass makes sure, before anything else happens. If quiesce never
  * began (preflight failed), nothing was stopped and there is nothing to restart.
  */
-async function ensureUnquiesced(
-  ctx: CoreContext,
-  run: Run,
-  backups: Backup[],
-  result: PlaybookResult,
-  outcome: PlaybookOutcome,
-): Promise<boolean> {
-  const clean = result.exitCode === 0 && !result.cancelled;
-  if (clean || !outcome.quiesceStarted) {
+async function ensureUnquiesced(ctx: CoreContext, run: Run, backups: Backup[], outcome: ImagingOutcome): Promise<boolean> {
+  if (outcome.clean || !outcome.quiesceStarted) {
     ctx.records.runs.update(run.id, { quiesceOpen: false });
     return true;
   }
@@ -159,7 +120,7 @@ async function ensureUnquiesced(
 }
 
 async function storeBackup(ctx: CoreContext, run: Run, backup: Backup, host: TargetHost, signal: AbortSignal): Promise<void> {
-  const staging = `${ctx.backup.stagingDir}/${backup.id}`;
+  const staging = ctx.agent.imageDir(backup.id);
   const prefix = storagePrefix(backup);
   if (!transferBackup(ctx, backup.id)) throw new Error(`backup ${backup.id} is no longer pending`);
   let session: NodeSession | undefined;

@@ -2,26 +2,17 @@ import type { Target } from './model.ts';
 import type {
   ArtefactCipher,
   ArtefactDecipher,
+  BackupAgent,
   BootStaging,
   Clock,
   Inventory,
   Logger,
   NodeAccess,
-  PlaybookRunner,
   PowerDriver,
   Records,
   Storage,
 } from './ports.ts';
 import type { RunJournal } from './run-journal.ts';
-
-export interface BackupSettings {
-  stagingDir: string;
-  services: string[];
-  serviceManager: string;
-  mysqldump: string;
-  rear: Record<string, string | string[]>;
-  rearCommand: string;
-}
 
 export interface RestoreSettings {
   /** How booting nodes and their rescue system reach this daemon's HTTP server. */
@@ -40,13 +31,12 @@ export interface CoreContext {
   cipher?: ArtefactCipher;
   inventory: Inventory;
   nodes: NodeAccess;
-  playbooks: PlaybookRunner;
+  agent: BackupAgent;
   clock: Clock;
   log: Logger;
   /** Identifies this daemon process in run leases. */
   instanceId: string;
   targets: Record<Target, { group: string }>;
-  backup: BackupSettings;
   leaseMs: number;
   transfer: { concurrentNodes: number };
   /** Set when the operator gave the daemon identities to restore encrypted backups with. */

@@ -8,6 +8,8 @@ import type {
   RestoreFilter,
   RestoreState,
   Run,
+  EventLevel,
+  Phase,
   RunEvent,
   RunState,
 } from './model.ts';
@@ -209,45 +211,51 @@ export interface ArtefactCipher {
   sizeBound(plainBytes: number): number;
 }
 
-export interface HostStats {
-  ok: number;
-  changed: number;
-  failures: number;
-  unreachable: number;
-  skipped: number;
-  rescued: number;
-  ignored: number;
+/** One step the backup agent reports as it works on a run's nodes: the core journals it as it arrives. */
+export interface AgentEvent {
+  phase: Phase;
+  host: string | null;
+  level: EventLevel;
+  message: string;
+  data?: Record<string, unknown>;
 }
 
-export type PlaybookEvent =
-  | { type: 'task_start'; at: string; play: string; task: string; taskId: string }
-  | {
-      type: 'host_ok' | 'host_failed' | 'host_unreachable' | 'host_skipped';
-      at: string;
-      host: string;
-      task: string;
-      taskId: string;
-      message?: string;
-      changed?: boolean;
-    }
-  | { type: 'stats'; at: string; stats: Record<string, HostStats> };
-
-export interface PlaybookResult {
-  exitCode: number;
+/** What imaging a run's nodes came to, host by host. */
+export interface ImagingOutcome {
+  /** The agent ran to its end on every host, without a failure or a stop. */
+  clean: boolean;
+  /** Stopped by the signal (cancel, shutdown) before its end. */
   cancelled: boolean;
-  stats: Record<string, HostStats>;
-  failures: Array<{ host: string; task: string; message: string }>;
+  /** Services may have been stopped somewhere: if not, there is nothing to restart. */
+  quiesceStarted: boolean;
+  /** Per host of the run: why it has no image, or null when its image is staged. */
+  failures: Record<string, string | null>;
+  /** Set when preflight refused: then nothing was stopped on any host. */
+  preflightFailure: string | null;
 }
 
-export interface PlaybookRunner {
-  run(opts: {
-    playbook: string;
-    extraVars: Record<string, unknown>;
-    limit?: string;
-    signal?: AbortSignal;
-    onEvent: (e: PlaybookEvent) => void;
-    onLog?: (line: string) => void;
-  }): Promise<PlaybookResult>;
+/**
+ * What makes images on the nodes (Velero's plugin interfaces are the model): the core says which
+ * backups of which hosts, all at once or one by one; the agent quiesces, images, unquiesces, and
+ * reports typed steps and a typed outcome. Playbooks, task names and variables stay behind it.
+ */
+export interface BackupAgent {
+  /** Where a node keeps a backup's image until it is transferred (and its rescue system finds the archive). */
+  imageDir(backupId: string): string;
+  image(req: {
+    run: Run;
+    backups: Backup[];
+    /** All hosts quiesced together (one consistent point), else one at a time. */
+    stopAll: boolean;
+    signal: AbortSignal;
+    onEvent: (e: AgentEvent) => void;
+  }): Promise<ImagingOutcome>;
+  /** Starts again whatever the run's quiesce stopped, on every host of the run; a second pass does nothing. */
+  unquiesce(req: {
+    run: Run;
+    backups: Backup[];
+    onEvent: (e: AgentEvent) => void;
+  }): Promise<{ ok: boolean; failure: string | null }>;
 }
 
 export interface Clock {

@@ -122,7 +122,7 @@ async function stage(
         RG_BACKUP_ID: backup.id,
         RG_NODE: restore.node,
         RG_HTTP: base,
-        RG_ARCHIVE_PATH: archive ? `${ctx.backup.stagingDir}/${backup.id}/backup.tar.gz` : '',
+        RG_ARCHIVE_PATH: archive ? `${ctx.agent.imageDir(backup.id)}/backup.tar.gz` : '',
         RG_ARCHIVE_SHA256: archive?.sha256 ?? '',
       },
     });

@@ -1,7 +1,12 @@
 import type { CoreContext } from './context.ts';
 import type { Backup, Run } from './model.ts';
-import { playbookVars } from './playbook-vars.ts';
-import { followPlaybook } from './playbook-events.ts';
+import type { AgentEvent } from './ports.ts';
+
+/** Journals the backup agent's steps as the run's events. */
+export const journalAgent =
+  (ctx: Pick<CoreContext, 'journal'>, runId: string) =>
+  (e: AgentEvent): void =>
+    void ctx.journal.record(runId, e.phase, e.message, { level: e.level, host: e.host, ...(e.data ? { data: e.data } : {}) });
 
 /**
  * Starts again whatever a run's quiesce stopped, on every host of the run. Idempotent: the nodes
@@ -10,18 +15,12 @@ import { followPlaybook } from './playbook-events.ts';
 export async function unquiesceRun(ctx: CoreContext, run: Run, backups: Backup[]): Promise<boolean> {
   if (backups.length === 0) return true;
   ctx.journal.record(run.id, 'unquiesce', `restarting services stopped by this run on ${backups.map((b) => b.node).join(', ')}`);
-  const result = await ctx.playbooks.run({
-    playbook: 'unquiesce.yml',
-    extraVars: playbookVars(ctx, run, backups),
-    onEvent: followPlaybook(ctx, run.id, 'unquiesce'),
-  });
-  const ok = result.exitCode === 0 && !result.cancelled;
-  if (ok) {
+  const result = await ctx.agent.unquiesce({ run, backups, onEvent: journalAgent(ctx, run.id) });
+  if (result.ok) {
     ctx.records.runs.update(run.id, { quiesceOpen: false });
     ctx.journal.record(run.id, 'unquiesce', 'services are running again on every host');
   } else {
-    const why = result.failures.map((f) => `${f.host}: ${f.message}`).join('; ') || `ansible-playbook exit ${result.exitCode}`;
-    ctx.journal.record(run.id, 'unquiesce', `services may still be stopped: ${why}`, { level: 'error' });
+    ctx.journal.record(run.id, 'unquiesce', `services may still be stopped: ${result.failure}`, { level: 'error' });
   }
-  return ok;
+  return result.ok;
 }

@@ -1,0 +1,89 @@
+import { resolve } from 'node:path';
+import type { Backup, Run } from '../core/model.ts';
+import type { AgentEvent, BackupAgent, ImagingOutcome, Logger } from '../core/ports.ts';
+import { agentEvents } from './agent-events.ts';
+import { backupVars, type BackupSettings } from './backup-vars.ts';
+import { ImagingRecord } from './imaging-outcome.ts';
+import { runPlaybook, type PlaybookResult } from './playbook-run.ts';
+import type { PlaybookEvent } from './events.ts';
+
+export interface AnsibleAgentOptions {
+  playbookDir: string;
+  inventory: string;
+  /** Extra environment for ansible-playbook. */
+  env: Record<string, string>;
+  /** A private dir for extra-vars files, swept at start-up. */
+  varsDir: string;
+  settings: BackupSettings;
+  log: Logger;
+}
+
+/** The backup agent as Ansible playbooks (backup.yml, unquiesce.yml) run over ssh. */
+export class AnsibleBackupAgent implements BackupAgent {
+  constructor(private readonly opts: AnsibleAgentOptions) {}
+
+  imageDir(backupId: string): string {
+    return `${this.opts.settings.stagingDir}/${backupId}`;
+  }
+
+  async image(req: {
+    run: Run;
+    backups: Backup[];
+    stopAll: boolean;
+    signal: AbortSignal;
+    onEvent: (e: AgentEvent) => void;
+  }): Promise<ImagingOutcome> {
+    const record = new ImagingRecord();
+    const emit = agentEvents(req.onEvent);
+    const result = await this.play('backup.yml', req.run, req.backups, req.stopAll, req.signal, (e) => {
+      record.observe(e);
+      emit(e);
+    });
+    return record.outcome(
+      req.backups.map((b) => b.node),
+      result,
+    );
+  }
+
+  async unquiesce(req: {
+    run: Run;
+    backups: Backup[];
+    onEvent: (e: AgentEvent) => void;
+  }): Promise<{ ok: boolean; failure: string | null }> {
+    // The vars name the run's hosts and quiesce record; how it imaged does not matter here.
+    const result = await this.play(
+      'unquiesce.yml',
+      req.run,
+      req.backups,
+      false,
+      undefined,
+      agentEvents(req.onEvent, 'unquiesce'),
+    );
+    if (result.exitCode === 0 && !result.cancelled) return { ok: true, failure: null };
+    const why = result.failures.map((f) => `${f.host}: ${f.message}`).join('; ');
+    return {
+      ok: false,
+      failure: why || `ansible-playbook exit ${result.exitCode}${result.stderrTail ? `: ${result.stderrTail.slice(-500)}` : ''}`,
+    };
+  }
+
+  private play(
+    playbook: string,
+    run: Run,
+    backups: Backup[],
+    stopAll: boolean,
+    signal: AbortSignal | undefined,
+    onEvent: (e: PlaybookEvent) => void,
+  ): Promise<PlaybookResult> {
+    return runPlaybook({
+      playbook: resolve(this.opts.playbookDir, playbook),
+      inventory: this.opts.inventory,
+      extraVars: backupVars(this.opts.settings, run, backups, stopAll),
+      env: this.opts.env,
+      varsDir: this.opts.varsDir,
+      signal,
+      onEvent,
+      onLog: (line) => this.opts.log.debug({ run: run.id }, line),
+    });
+  }
+}
