@@ -18,7 +18,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { pathToFileURL } from 'node:url';
-import { transferArtefact } from '../src/core/artefact-transfer.ts';
+import { transferArtefact } from '../src/core/backup/artefact-transfer.ts';
 import type { Readable } from 'node:stream';
 import type { Storage } from '../src/core/ports.ts';
 import { openSshSession } from '../src/nodes/ssh-node.ts';

@@ -8,8 +8,8 @@ import { Hono } from 'hono';
 import type { CoreContext } from '../core/context.ts';
 import { idPattern } from '../core/ids.ts';
 import type { BootFetch, BootTarget } from '../core/ports.ts';
-import { openRestoreArchive } from '../core/restore-archive.ts';
-import { rescueReports, type RescueReport, type RestoreProgress } from '../core/restore-progress.ts';
+import { openRestoreArchive } from '../core/restore/restore-archive.ts';
+import { rescueReports, type RescueReport, type RestoreProgress } from '../core/restore/restore-progress.ts';
 import { renderChainScript } from './boot-configs.ts';
 import { bootConfig, bootPath, restoreArchive, stagedFile } from './boot-root.ts';
 

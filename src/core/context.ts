@@ -12,7 +12,7 @@ import type {
   Records,
   Storage,
 } from './ports.ts';
-import type { RunJournal } from './run-journal.ts';
+import type { RunJournal } from './runs/run-journal.ts';
 
 export interface RestoreSettings {
   /** How booting nodes and their rescue system reach this daemon's HTTP server. */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { FileBootStaging } from '../../src/boot/file-boot-staging.ts';
 import type { CoreContext } from '../../src/core/context.ts';
-import { LiveRuns } from '../../src/core/live-runs.ts';
+import { LiveRuns } from '../../src/core/runs/live-runs.ts';
 import type { TargetHost } from '../../src/core/ports.ts';
 import { manualPower } from '../../src/power/manual-power.ts';
 import { FileStorage } from '../../src/storage/file-storage.ts';

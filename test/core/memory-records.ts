@@ -3,7 +3,7 @@ import { sqliteRecords } from '../../src/db/records.ts';
 import type { Backup, Restore, Run } from '../../src/core/model.ts';
 import type { Logger, Records } from '../../src/core/ports.ts';
 import type { LifecycleContext } from '../../src/core/runs/lifecycle-context.ts';
-import { RunJournal } from '../../src/core/run-journal.ts';
+import { RunJournal } from '../../src/core/runs/run-journal.ts';
 
 export const quiet: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 

@@ -7,7 +7,7 @@ import { sqliteRecords } from '../../../src/db/records.ts';
 import { completeBackup, failBackup, markDeleting, transferBackup } from '../../../src/core/runs/backup-lifecycle.ts';
 import { finishRun, startRun } from '../../../src/core/runs/run-lifecycle.ts';
 import { runStates } from '../../../src/core/model.ts';
-import { RunJournal } from '../../../src/core/run-journal.ts';
+import { RunJournal } from '../../../src/core/runs/run-journal.ts';
 import { aBackup, aRestore, aRun, memoryLifecycle, quiet } from '../memory-records.ts';
 
 describe('starting a run', () => {

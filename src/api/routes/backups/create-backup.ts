@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { startBackup } from '../../../core/start-backup.ts';
+import { startBackup } from '../../../core/backup/start-backup.ts';
 import type { Api, ApiDeps } from '../../deps.ts';
 import { problemResponses } from '../../problem.ts';
 import { runOut, runSchema } from '../../schemas.ts';

@@ -1,5 +1,5 @@
 import { createRoute } from '@hono/zod-openapi';
-import { deleteBackup } from '../../../core/backup-catalog.ts';
+import { deleteBackup } from '../../../core/backup/backup-catalog.ts';
 import type { Api, ApiDeps } from '../../deps.ts';
 import { problemResponses } from '../../problem.ts';
 import { backupIdParam } from '../../schemas.ts';

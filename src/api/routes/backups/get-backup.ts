@@ -1,5 +1,5 @@
 import { createRoute } from '@hono/zod-openapi';
-import { getBackup } from '../../../core/backup-catalog.ts';
+import { getBackup } from '../../../core/backup/backup-catalog.ts';
 import type { Api, ApiDeps } from '../../deps.ts';
 import { problemResponses } from '../../problem.ts';
 import { backupIdParam, backupOut, backupSchema } from '../../schemas.ts';

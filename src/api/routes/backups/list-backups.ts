@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { listBackups } from '../../../core/backup-catalog.ts';
+import { listBackups } from '../../../core/backup/backup-catalog.ts';
 import type { Api, ApiDeps } from '../../deps.ts';
 import { problemResponses } from '../../problem.ts';
 import { backupStates } from '../../../core/model.ts';

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { listNodes } from '../../../core/node-catalog.ts';
+import { listNodes } from '../../../core/nodes/node-catalog.ts';
 import type { Api, ApiDeps } from '../../deps.ts';
 import { problemResponses } from '../../problem.ts';
 import { nodeOut, nodeSchema } from '../../schemas.ts';

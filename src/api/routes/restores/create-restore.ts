@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { startRestore } from '../../../core/start-restore.ts';
+import { startRestore } from '../../../core/restore/start-restore.ts';
 import type { Api, ApiDeps } from '../../deps.ts';
 import { problemResponses } from '../../problem.ts';
 import { backupIdParam, restoreOut, restoreSchema, runOut, runSchema } from '../../schemas.ts';

@@ -1,5 +1,5 @@
 import { createRoute } from '@hono/zod-openapi';
-import { getRestore } from '../../../core/restore-catalog.ts';
+import { getRestore } from '../../../core/restore/restore-catalog.ts';
 import type { Api, ApiDeps } from '../../deps.ts';
 import { problemResponses } from '../../problem.ts';
 import { restoreIdParam, restoreOut, restoreSchema } from '../../schemas.ts';

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { lastRestore } from '../../../core/restore-catalog.ts';
+import { lastRestore } from '../../../core/restore/restore-catalog.ts';
 import type { Api, ApiDeps } from '../../deps.ts';
 import { problemResponses } from '../../problem.ts';
 import { restoreOut, restoreSchema } from '../../schemas.ts';

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { listRestores } from '../../../core/restore-catalog.ts';
+import { listRestores } from '../../../core/restore/restore-catalog.ts';
 import type { Api, ApiDeps } from '../../deps.ts';
 import { problemResponses } from '../../problem.ts';
 import { restoreStates } from '../../../core/model.ts';

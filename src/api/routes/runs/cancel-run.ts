@@ -1,5 +1,5 @@
 import { createRoute } from '@hono/zod-openapi';
-import { cancelRun, getRun } from '../../../core/run-queries.ts';
+import { cancelRun, getRun } from '../../../core/runs/run-queries.ts';
 import type { Api, ApiDeps } from '../../deps.ts';
 import { problemResponses } from '../../problem.ts';
 import { runIdParam, runOut, runSchema } from '../../schemas.ts';

@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { getRun, runEvents } from '../../../core/run-queries.ts';
+import { getRun, runEvents } from '../../../core/runs/run-queries.ts';
 import type { Api, ApiDeps } from '../../deps.ts';
 import { problemResponses } from '../../problem.ts';
 import { eventOut, runEventSchema, runIdParam, runOut, runSchema } from '../../schemas.ts';

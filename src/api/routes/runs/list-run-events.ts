@@ -1,7 +1,7 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { streamSSE } from 'hono/streaming';
 import type { RunEvent } from '../../../core/model.ts';
-import { getRun, runEvents } from '../../../core/run-queries.ts';
+import { getRun, runEvents } from '../../../core/runs/run-queries.ts';
 import { isLive } from '../../../core/runs/transitions.ts';
 import type { Api, ApiDeps } from '../../deps.ts';
 import { problemResponses } from '../../problem.ts';

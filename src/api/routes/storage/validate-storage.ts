@@ -1,5 +1,5 @@
 import { createRoute, z } from '@hono/zod-openapi';
-import { checkStorage } from '../../../core/storage-check.ts';
+import { checkStorage } from '../../../core/backup/storage-check.ts';
 import type { Api, ApiDeps } from '../../deps.ts';
 import { problemResponses } from '../../problem.ts';
 

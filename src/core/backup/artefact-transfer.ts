@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import type { Artefact } from './model.ts';
-import type { ArtefactCipher, NodeSession, Storage } from './ports.ts';
+import type { Artefact } from '../model.ts';
+import type { ArtefactCipher, NodeSession, Storage } from '../ports.ts';
 
 /** Counts and hashes the bytes that flow through it, without holding them. */
 export class HashingCounter extends Transform {

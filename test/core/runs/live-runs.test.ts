@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
-import type { CoreContext } from '../../src/core/context.ts';
-import { LiveRuns } from '../../src/core/live-runs.ts';
+import type { CoreContext } from '../../../src/core/context.ts';
+import { LiveRuns } from '../../../src/core/runs/live-runs.ts';
 
 // admitOn touches no port: a context with a lease length is all the heartbeat needs.
 const live = () => new LiveRuns({ leaseMs: 60_000 } as CoreContext);

@@ -1,7 +1,7 @@
-import type { CoreContext } from './context.ts';
-import { notFound, RearguardError } from './errors.ts';
-import type { Backup, BackupFilter, Page } from './model.ts';
-import { markDeleting } from './runs/backup-lifecycle.ts';
+import type { CoreContext } from '../context.ts';
+import { notFound, RearguardError } from '../errors.ts';
+import type { Backup, BackupFilter, Page } from '../model.ts';
+import { markDeleting } from '../runs/backup-lifecycle.ts';
 import { removeStoredBackup } from './stored-backup.ts';
 
 /** Reading and deleting backup records. The records are the truth; storage is not scanned to find backups. */

@@ -1,12 +1,12 @@
-import type { CoreContext } from './context.ts';
-import { RearguardError } from './errors.ts';
-import { newId } from './ids.ts';
-import { targets, type Backup, type Run, type Target } from './model.ts';
-import type { TargetHost } from './ports.ts';
+import type { CoreContext } from '../context.ts';
+import { RearguardError } from '../errors.ts';
+import { newId } from '../ids.ts';
+import { targets, type Backup, type Run, type Target } from '../model.ts';
+import type { TargetHost } from '../ports.ts';
 import { executeBackupRun } from './backup-run.ts';
-import { newRun } from './new-run.ts';
-import type { LiveRuns } from './live-runs.ts';
-import { admitRun, refuseLiveTarget } from './runs/admit-run.ts';
+import { newRun } from '../runs/new-run.ts';
+import type { LiveRuns } from '../runs/live-runs.ts';
+import { admitRun, refuseLiveTarget } from '../runs/admit-run.ts';
 
 export interface BackupRequest {
   target: string;

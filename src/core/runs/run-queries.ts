@@ -1,8 +1,8 @@
-import type { CoreContext } from './context.ts';
-import { notFound, RearguardError } from './errors.ts';
-import type { Backup, Run, RunEvent } from './model.ts';
+import type { CoreContext } from '../context.ts';
+import { notFound, RearguardError } from '../errors.ts';
+import type { Backup, Run, RunEvent } from '../model.ts';
 import type { LiveRuns } from './live-runs.ts';
-import { isLive } from './runs/transitions.ts';
+import { isLive } from './transitions.ts';
 
 export function getRun(ctx: CoreContext, id: string): { run: Run; backups: Backup[] } {
   const run = ctx.records.runs.get(id);

@@ -1,6 +1,6 @@
-import type { CoreContext } from './context.ts';
-import type { StopReason } from './backup-run.ts';
-import { finishRun } from './runs/run-lifecycle.ts';
+import type { CoreContext } from '../context.ts';
+import type { StopReason } from '../backup/backup-run.ts';
+import { finishRun } from './run-lifecycle.ts';
 
 interface LiveRun {
   controller: AbortController;

@@ -1,5 +1,5 @@
-import type { CoreContext } from './context.ts';
-import type { NodeRecord } from './ports.ts';
+import type { CoreContext } from '../context.ts';
+import type { NodeRecord } from '../ports.ts';
 
 /** The nodes of every target, as recorded when runs start (name, address) and back up (MACs, Ironic UUID). */
 export function listNodes(ctx: CoreContext, filter: { target?: string }): NodeRecord[] {

@@ -1,5 +1,5 @@
 import type { Readable } from 'node:stream';
-import type { CoreContext } from './context.ts';
+import type { CoreContext } from '../context.ts';
 import { bootArtefacts } from './restore-artefacts.ts';
 import { openArtefact } from './restore-run.ts';
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from 'vitest';
-import { startBackup } from '../../src/core/start-backup.ts';
-import { memoryCore } from './memory-core.ts';
+import { startBackup } from '../../../src/core/backup/start-backup.ts';
+import { memoryCore } from '../memory-core.ts';
 
 /** A backup run from request to its last record, with a scripted agent: every way it can end. */
 let core: ReturnType<typeof memoryCore>;

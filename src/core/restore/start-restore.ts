@@ -1,14 +1,14 @@
-import type { CoreContext } from './context.ts';
-import { notFound, RearguardError } from './errors.ts';
-import { newId } from './ids.ts';
-import type { LiveRuns } from './live-runs.ts';
-import type { Backup, Restore, Run } from './model.ts';
-import type { NodeRecord } from './ports.ts';
+import type { CoreContext } from '../context.ts';
+import { notFound, RearguardError } from '../errors.ts';
+import { newId } from '../ids.ts';
+import type { LiveRuns } from '../runs/live-runs.ts';
+import type { Backup, Restore, Run } from '../model.ts';
+import type { NodeRecord } from '../ports.ts';
 import { executeRestoreRun } from './restore-run.ts';
-import { newRun } from './new-run.ts';
+import { newRun } from '../runs/new-run.ts';
 import type { RestoreProgress } from './restore-progress.ts';
 import { bootArtefacts } from './restore-artefacts.ts';
-import { admitRun } from './runs/admit-run.ts';
+import { admitRun } from '../runs/admit-run.ts';
 
 export interface RestoreRequest {
   backupId: string;

@@ -1,6 +1,6 @@
-import type { CoreContext } from './context.ts';
-import type { Backup, Run } from './model.ts';
-import type { AgentEvent } from './ports.ts';
+import type { CoreContext } from '../context.ts';
+import type { Backup, Run } from '../model.ts';
+import type { AgentEvent } from '../ports.ts';
 
 /** Journals the backup agent's steps as the run's events. */
 export const journalAgent =

@@ -1,6 +1,6 @@
-import type { CoreContext } from './context.ts';
-import { restorePhases, type Restore, type RestorePhase } from './model.ts';
-import type { BootFetch, RestoreFileTarget } from './ports.ts';
+import type { CoreContext } from '../context.ts';
+import { restorePhases, type Restore, type RestorePhase } from '../model.ts';
+import type { BootFetch, RestoreFileTarget } from '../ports.ts';
 
 /** What the rescue system reports back to the daemon while it restores a node. */
 export const rescueReports = ['rescue_booted', 'archive_fetched', 'recovered', 'recover_failed'] as const;

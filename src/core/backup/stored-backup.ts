@@ -1,5 +1,5 @@
-import type { Backup } from './model.ts';
-import type { Storage } from './ports.ts';
+import type { Backup } from '../model.ts';
+import type { Storage } from '../ports.ts';
 
 /** Each backup owns an immutable prefix; nothing else is ever written under it. */
 export function storagePrefix(backup: Pick<Backup, 'target' | 'node' | 'id'>): string {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { NodeIdentity } from './ports.ts';
+import type { NodeIdentity } from '../ports.ts';
 
 /** The `node` part of the manifest the backup playbook writes: the node as its own facts describe it. */
 const nodeIdentitySchema = z.object({

@@ -1,9 +1,9 @@
-import type { CoreContext } from './context.ts';
-import type { Backup } from './model.ts';
-import { finishRun } from './runs/run-lifecycle.ts';
-import { isLive, liveBackupStates } from './runs/transitions.ts';
-import { removeStoredBackup } from './stored-backup.ts';
-import { unquiesceRun } from './unquiesce.ts';
+import type { CoreContext } from '../context.ts';
+import type { Backup } from '../model.ts';
+import { finishRun } from './run-lifecycle.ts';
+import { isLive, liveBackupStates } from './transitions.ts';
+import { removeStoredBackup } from '../backup/stored-backup.ts';
+import { unquiesceRun } from '../backup/unquiesce.ts';
 
 /**
  * At start-up, before the daemon serves anything: runs a dead daemon left live end interrupted,

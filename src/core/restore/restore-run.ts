@@ -1,13 +1,13 @@
 import type { Readable } from 'node:stream';
-import { HashingCounter, VerificationError } from './artefact-transfer.ts';
-import type { StopReason } from './backup-run.ts';
-import type { CoreContext } from './context.ts';
-import type { Artefact, Backup, Restore, RestorePhase } from './model.ts';
-import type { PowerTarget } from './ports.ts';
+import { HashingCounter, VerificationError } from '../backup/artefact-transfer.ts';
+import type { StopReason } from '../backup/backup-run.ts';
+import type { CoreContext } from '../context.ts';
+import type { Artefact, Backup, Restore, RestorePhase } from '../model.ts';
+import type { PowerTarget } from '../ports.ts';
 import { bootArtefacts } from './restore-artefacts.ts';
 import type { RestoreProgress } from './restore-progress.ts';
-import { finishRun, startRun, type EndState } from './runs/run-lifecycle.ts';
-import { storagePrefix } from './stored-backup.ts';
+import { finishRun, startRun, type EndState } from '../runs/run-lifecycle.ts';
+import { storagePrefix } from '../backup/stored-backup.ts';
 
 /** Raised inside a restore to name the phase it failed in. */
 class PhaseError extends Error {

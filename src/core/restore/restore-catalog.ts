@@ -1,6 +1,6 @@
-import type { CoreContext } from './context.ts';
-import { notFound, RearguardError } from './errors.ts';
-import type { Page, Restore, RestoreFilter } from './model.ts';
+import type { CoreContext } from '../context.ts';
+import { notFound, RearguardError } from '../errors.ts';
+import type { Page, Restore, RestoreFilter } from '../model.ts';
 
 /** The restore history, newest first. */
 export function listRestores(ctx: CoreContext, filter: RestoreFilter, limit: number, marker?: string): Page<Restore> {

@@ -1,6 +1,6 @@
-import type { CoreContext } from './context.ts';
-import { newId } from './ids.ts';
-import type { Run } from './model.ts';
+import type { CoreContext } from '../context.ts';
+import { newId } from '../ids.ts';
+import type { Run } from '../model.ts';
 
 /** A run as it is recorded when requested: queued, leased to this daemon. */
 export function newRun(

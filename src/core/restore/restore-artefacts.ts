@@ -1,5 +1,5 @@
-import { RearguardError } from './errors.ts';
-import type { Artefact, Backup } from './model.ts';
+import { RearguardError } from '../errors.ts';
+import type { Artefact, Backup } from '../model.ts';
 
 export interface BootArtefacts {
   kernel: Artefact;

@@ -1,5 +1,5 @@
-import type { Phase, RunEvent } from './model.ts';
-import type { Clock, Logger, Records } from './ports.ts';
+import type { Phase, RunEvent } from '../model.ts';
+import type { Clock, Logger, Records } from '../ports.ts';
 
 type Listener = (event: RunEvent) => void;
 
