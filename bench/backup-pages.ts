@@ -4,7 +4,8 @@
  * the first page, a page in the middle, the last one, unfiltered and filtered by target and node.
  * Prints pages/s as the median of the repeats and each deep page's ratio to the first page of the
  * same filter (target: >= 0.8); walks every page once to check that the pages cover each backup
- * exactly once, in order.
+ * exactly once, in order. Last, the first page as the API serialises it, with and without
+ * manifests (list pages carry them only with include=manifest).
  *
  *   node --import tsx bench/backup-pages.ts [backups = 100000] [repeats = 5]
  */
@@ -12,6 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Backup, BackupFilter } from '../src/core/model.ts';
+import { backupOut } from '../src/api/schemas.ts';
 import { openDatabase } from '../src/db/client.ts';
 import { sqliteRecords } from '../src/db/records.ts';
 
@@ -60,6 +62,17 @@ try {
       `${name.padEnd(8)} ${first.toFixed(0).padStart(9)}   ${middle.toFixed(0).padStart(10)} (${(middle / first).toFixed(2)})   ${last.toFixed(0).padStart(8)} (${(last / first).toFixed(2)})`,
     );
   }
+
+  // What a page costs to read and send, as GET /v1/backup answers it, with and without manifests.
+  const json = (manifests: boolean) => {
+    const page = records.backups.list({}, PAGE, undefined, { manifests });
+    return JSON.stringify(page.items.map((b) => (manifests ? backupOut(b) : { ...backupOut(b), manifest: undefined })));
+  };
+  const [lean, full] = [pagesPerSecond(() => json(false)), pagesPerSecond(() => json(true))];
+  console.log(
+    `\nfirst page as JSON: without manifests ${json(false).length} bytes, ${lean.toFixed(0)} p/s; ` +
+      `with (include=manifest) ${json(true).length} bytes, ${full.toFixed(0)} p/s (lean/full ${(lean / full).toFixed(2)})`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

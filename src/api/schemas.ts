@@ -106,22 +106,26 @@ export const manifestSchema = z
   })
   .openapi('BackupManifest');
 
-export const backupSchema = z
-  .object({
-    id: z.string(),
-    name: z.string(),
-    location_url: z.string().nullable().openapi({ description: 'Where the artefacts are stored; set once available.' }),
-    creation_date: z.string().openapi({ format: 'date-time' }),
-    target: z.string(),
-    node: z.string(),
-    run_id: z.string(),
-    state: z.enum(backupStates),
-    size: z.number().int().nullable().openapi({ description: 'Total bytes of the artefacts.' }),
-    sha256: z.string().nullable().openapi({ description: 'sha256 of the stored manifest, which lists every artefact’s sha256.' }),
-    error: z.string().nullable(),
-    manifest: manifestSchema.nullable(),
-  })
-  .openapi('Backup');
+const backupFields = {
+  id: z.string(),
+  name: z.string(),
+  location_url: z.string().nullable().openapi({ description: 'Where the artefacts are stored; set once available.' }),
+  creation_date: z.string().openapi({ format: 'date-time' }),
+  target: z.string(),
+  node: z.string(),
+  run_id: z.string(),
+  state: z.enum(backupStates),
+  size: z.number().int().nullable().openapi({ description: 'Total bytes of the artefacts.' }),
+  sha256: z.string().nullable().openapi({ description: 'sha256 of the stored manifest, which lists every artefact’s sha256.' }),
+  error: z.string().nullable(),
+};
+
+export const backupSchema = z.object({ ...backupFields, manifest: manifestSchema.nullable() }).openapi('Backup');
+
+/** A backup as a list shows it: the manifest only when the request asks for it (`include=manifest`). */
+export const backupListItemSchema = z
+  .object({ ...backupFields, manifest: manifestSchema.nullable().optional() })
+  .openapi('BackupListItem');
 
 export const runSchema = z
   .object({

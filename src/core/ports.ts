@@ -59,7 +59,8 @@ export interface Records {
     /** Compare-and-set of a backup's state, as for runs. */
     transition(id: string, from: readonly BackupState[], to: BackupState, patch: BackupPatch): boolean;
     delete(id: string): void;
-    list(filter: BackupFilter, limit: number, marker?: string): Page<Backup>;
+    /** A page newest first; manifests (the bulk of a row) only when asked, else null. */
+    list(filter: BackupFilter, limit: number, marker?: string, opts?: { manifests?: boolean }): Page<Backup>;
     last(filter: Omit<BackupFilter, 'state'>): Backup | undefined;
     ofRun(runId: string): Backup[];
     inStates(states: BackupState[]): Backup[];

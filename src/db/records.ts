@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, getTableColumns, gt, inArray, or, sql, type SQL } from 'drizzle-orm';
 import { RearguardError } from '../core/errors.ts';
 import type { Backup, BackupFilter, Page, Restore, RestoreFilter, Run, RunEvent } from '../core/model.ts';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
@@ -32,6 +32,7 @@ export function sqliteRecords(db: Db): Records {
     conds: SQL[],
     limit: number,
     marker: string | undefined,
+    columns: Record<string, SQLiteColumn> = getTableColumns(table),
   ): Page<{ id: string }> => {
     const what = table === backups ? 'backup' : 'restore';
     if (marker !== undefined) {
@@ -43,12 +44,12 @@ export function sqliteRecords(db: Db): Records {
       conds = [...conds, sql`(${time}, ${table.id}) < (${m.at}, ${m.id})`];
     }
     const rows = db
-      .select()
+      .select(columns)
       .from(table)
       .where(and(...conds))
       .orderBy(desc(time), desc(table.id))
       .limit(limit + 1)
-      .all();
+      .all() as unknown as Array<{ id: string }>;
     const items = rows.slice(0, limit);
     return { items, nextMarker: rows.length > limit ? items[items.length - 1]!.id : null };
   };
@@ -106,8 +107,11 @@ export function sqliteRecords(db: Db): Records {
           .where(and(eq(backups.id, id), inArray(backups.state, [...from])))
           .run().changes === 1,
       delete: (id) => void db.delete(backups).where(eq(backups.id, id)).run(),
-      list: (filter, limit, marker) =>
-        newestFirst(backups, backups.creationDate, backupConditions(filter), limit, marker) as Page<Backup>,
+      list: (filter, limit, marker, opts = {}) => {
+        const columns = opts.manifests ? getTableColumns(backups) : backupsWithoutManifest;
+        const page = newestFirst(backups, backups.creationDate, backupConditions(filter), limit, marker, columns);
+        return { ...page, items: page.items.map((b) => ({ manifest: null, ...b })) } as Page<Backup>;
+      },
       last: (filter) =>
         db
           .select()
@@ -214,6 +218,8 @@ export function sqliteRecords(db: Db): Records {
     },
   };
 }
+
+const { manifest: _manifest, ...backupsWithoutManifest } = getTableColumns(backups);
 
 const nodeColumns = {
   name: nodes.name,

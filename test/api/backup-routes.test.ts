@@ -286,11 +286,24 @@ describe('GET /v1/backup', () => {
     expect((await d.request('GET', '/v1/backup/last?node=nowhere')).status).toBe(404);
   });
 
+  test('a list page carries manifests only when asked with include=manifest; one backup always has it', async () => {
+    const { backup_ids } = await d.json('POST', '/v1/backup/undercloud', { status: 202 });
+    await waitForRun(d, (await d.json('GET', `/v1/backup/${backup_ids[0]}`)).run_id);
+    const plain = await d.json('GET', '/v1/backup?target=undercloud&limit=5', { role: 'reader' });
+    expect(plain.backups.length).toBeGreaterThan(0);
+    expect(plain.backups.every((b: any) => !('manifest' in b))).toBe(true);
+    const full = await d.json('GET', '/v1/backup?target=undercloud&limit=5&include=manifest', { role: 'reader' });
+    const made = full.backups.find((b: any) => b.id === backup_ids[0]);
+    expect(made.manifest.artefacts.length).toBeGreaterThan(0);
+    expect(made.manifest).toEqual((await d.json('GET', `/v1/backup/${backup_ids[0]}`)).manifest);
+  });
+
   test('bad paging input is a 400 naming the field', async () => {
     for (const [query, field] of [
       ['limit=0', 'limit'],
       ['limit=abc', 'limit'],
       ['state=gone', 'state'],
+      ['include=everything', 'include'],
       [`marker=${newId('bk')}`, 'marker'],
     ]) {
       const res = await d.request('GET', `/v1/backup?${query}`);

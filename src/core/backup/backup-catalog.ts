@@ -5,8 +5,12 @@ import { markDeleting } from '../runs/backup-lifecycle.ts';
 import { removeStoredBackup } from './stored-backup.ts';
 
 /** Reading and deleting backup records. The records are the truth; storage is not scanned to find backups. */
-export function listBackups(ctx: CoreContext, filter: BackupFilter, limit: number, marker?: string): Page<Backup> {
-  return ctx.records.backups.list(filter, limit, marker);
+export function listBackups(
+  ctx: CoreContext,
+  filter: BackupFilter,
+  page: { limit: number; marker?: string; manifests: boolean },
+): Page<Backup> {
+  return ctx.records.backups.list(filter, page.limit, page.marker, { manifests: page.manifests });
 }
 
 export function getBackup(ctx: CoreContext, id: string): Backup {

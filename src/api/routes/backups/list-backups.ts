@@ -3,7 +3,7 @@ import { listBackups } from '../../../core/backup/backup-catalog.ts';
 import type { Api, ApiDeps } from '../../deps.ts';
 import { problemResponses } from '../../problem.ts';
 import { backupStates } from '../../../core/model.ts';
-import { backupOut, backupSchema } from '../../schemas.ts';
+import { backupListItemSchema, backupOut } from '../../schemas.ts';
 
 const route = createRoute({
   method: 'get',
@@ -18,6 +18,10 @@ const route = createRoute({
       target: z.string().min(1).optional(),
       node: z.string().min(1).optional(),
       state: z.enum(backupStates).optional(),
+      include: z
+        .literal('manifest')
+        .optional()
+        .openapi({ description: '`manifest` adds each backup’s manifest (GET /v1/backup/{id} always has it).' }),
     }),
   },
   responses: {
@@ -25,7 +29,7 @@ const route = createRoute({
       description: 'A page of backups',
       content: {
         'application/json': {
-          schema: z.object({ backups: z.array(backupSchema), next_marker: z.string().nullable() }).openapi('BackupPage'),
+          schema: z.object({ backups: z.array(backupListItemSchema), next_marker: z.string().nullable() }).openapi('BackupPage'),
         },
       },
     },
@@ -35,8 +39,13 @@ const route = createRoute({
 
 export function registerListBackups(api: Api, { ctx }: ApiDeps) {
   api.openapi(route, (c) => {
-    const { limit, marker, ...filter } = c.req.valid('query');
-    const page = listBackups(ctx, filter, limit, marker);
-    return c.json({ backups: page.items.map(backupOut), next_marker: page.nextMarker }, 200);
+    const { limit, marker, include, ...filter } = c.req.valid('query');
+    const manifests = include === 'manifest';
+    const page = listBackups(ctx, filter, { limit, marker, manifests });
+    const items = page.items.map((b) => {
+      const { manifest, ...rest } = backupOut(b);
+      return manifests ? { ...rest, manifest } : rest;
+    });
+    return c.json({ backups: items, next_marker: page.nextMarker }, 200);
   });
 }
