@@ -41,10 +41,15 @@ export interface Records {
     liveForTarget(target: string): Run | undefined;
     update(id: string, patch: RunPatch): void;
     /**
-     * Compare-and-set: sets `to` (and the patch) only if the run is in one of `from`. False when
-     * it is not (another writer got there first). Only the run lifecycle calls it.
+     * Compare-and-set: sets `to` (and the patch) only if the run is in one of `from` and, given
+     * an owner, still leased to it. False when not (another writer got there first). Only the
+     * run lifecycle calls it.
      */
-    transition(id: string, from: readonly RunState[], to: RunState, patch: RunPatch): boolean;
+    transition(id: string, from: readonly RunState[], to: RunState, patch: RunPatch, owner?: string): boolean;
+    /** Moves a live run's lease from `from` (who held it) to `to`; false when someone else moved it first. */
+    claim(id: string, from: string | null, to: string, expiresAt: number): boolean;
+    /** Extends the lease of a live run its owner still holds; false when the lease was taken. */
+    renewLease(id: string, owner: string, expiresAt: number): boolean;
     /** Runs that are live, or whose services may still be quiesced. */
     unfinished(): Run[];
   };
@@ -56,8 +61,8 @@ export interface Records {
     insert(backup: Backup): void;
     get(id: string): Backup | undefined;
     update(id: string, patch: BackupPatch): void;
-    /** Compare-and-set of a backup's state, as for runs. */
-    transition(id: string, from: readonly BackupState[], to: BackupState, patch: BackupPatch): boolean;
+    /** Compare-and-set of a backup's state, as for runs; given an owner, only while its run is leased to it. */
+    transition(id: string, from: readonly BackupState[], to: BackupState, patch: BackupPatch, owner?: string): boolean;
     delete(id: string): void;
     /** A page newest first; manifests (the bulk of a row) only when asked, else null. */
     list(filter: BackupFilter, limit: number, marker?: string, opts?: { manifests?: boolean }): Page<Backup>;

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, getTableColumns, gt, inArray, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, exists, getTableColumns, gt, inArray, isNull, or, sql, type SQL } from 'drizzle-orm';
 import { RearguardError } from '../core/errors.ts';
 import type { Backup, BackupFilter, Page, Restore, RestoreFilter, Run, RunEvent } from '../core/model.ts';
 import type { SQLiteColumn } from 'drizzle-orm/sqlite-core';
@@ -69,11 +69,31 @@ export function sqliteRecords(db: Db): Records {
           .where(and(eq(runs.target, target), inArray(runs.state, liveRunStates)))
           .get() as Run | undefined,
       update: (id, patch) => void db.update(runs).set(patch).where(eq(runs.id, id)).run(),
-      transition: (id, from, to, patch) =>
+      transition: (id, from, to, patch, owner) =>
         db
           .update(runs)
           .set({ ...patch, state: to })
-          .where(and(eq(runs.id, id), inArray(runs.state, [...from])))
+          .where(
+            and(eq(runs.id, id), inArray(runs.state, [...from]), owner === undefined ? undefined : eq(runs.leaseOwner, owner)),
+          )
+          .run().changes === 1,
+      claim: (id, from, to, expiresAt) =>
+        db
+          .update(runs)
+          .set({ leaseOwner: to, leaseExpiresAt: expiresAt })
+          .where(
+            and(
+              eq(runs.id, id),
+              inArray(runs.state, liveRunStates),
+              from === null ? isNull(runs.leaseOwner) : eq(runs.leaseOwner, from),
+            ),
+          )
+          .run().changes === 1,
+      renewLease: (id, owner, expiresAt) =>
+        db
+          .update(runs)
+          .set({ leaseExpiresAt: expiresAt })
+          .where(and(eq(runs.id, id), eq(runs.leaseOwner, owner), inArray(runs.state, liveRunStates)))
           .run().changes === 1,
       unfinished: () =>
         db
@@ -100,11 +120,24 @@ export function sqliteRecords(db: Db): Records {
       insert: (backup) => void db.insert(backups).values(backup).run(),
       get: (id) => db.select().from(backups).where(eq(backups.id, id)).get() as Backup | undefined,
       update: (id, patch) => void db.update(backups).set(patch).where(eq(backups.id, id)).run(),
-      transition: (id, from, to, patch) =>
+      transition: (id, from, to, patch, owner) =>
         db
           .update(backups)
           .set({ ...patch, state: to })
-          .where(and(eq(backups.id, id), inArray(backups.state, [...from])))
+          .where(
+            and(
+              eq(backups.id, id),
+              inArray(backups.state, [...from]),
+              owner === undefined
+                ? undefined
+                : exists(
+                    db
+                      .select({ id: runs.id })
+                      .from(runs)
+                      .where(and(eq(runs.id, backups.runId), eq(runs.leaseOwner, owner))),
+                  ),
+            ),
+          )
           .run().changes === 1,
       delete: (id) => void db.delete(backups).where(eq(backups.id, id)).run(),
       list: (filter, limit, marker, opts = {}) => {

@@ -38,8 +38,9 @@ export function aRun(fields: Partial<Run> = {}): Run {
     error: null,
     requestedBy: null,
     idempotencyKey: null,
-    leaseOwner: null,
-    leaseExpiresAt: null,
+    // Admitted by the daemon of memoryLifecycle().
+    leaseOwner: 'test-daemon',
+    leaseExpiresAt: 2_000_000_000_000,
     quiesceOpen: false,
     ...fields,
   };

@@ -6,14 +6,12 @@ import type { CoreContext } from '../context.ts';
 import type { Artefact, Backup, BackupManifest, Run } from '../model.ts';
 import { parseNodeIdentity } from '../nodes/node-identity.ts';
 import { parseNodeManifest } from './node-manifest.ts';
+import type { StopReason } from '../runs/live-runs.ts';
 import type { ImagingOutcome, NodeSession, TargetHost } from '../ports.ts';
 import { failBackup, transferBackup, completeBackup } from '../runs/backup-lifecycle.ts';
 import { finishRun, startRun, type EndState } from '../runs/run-lifecycle.ts';
 import { journalAgent, unquiesceRun } from './unquiesce.ts';
 import { removeStoredBackup, storagePrefix } from './stored-backup.ts';
-
-/** Why a run was stopped before its end: an operator's cancel, or the daemon shutting down. */
-export type StopReason = 'cancelled' | 'shutdown';
 
 const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 

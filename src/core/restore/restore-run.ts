@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import { HashingCounter, VerificationError } from '../backup/artefact-transfer.ts';
-import type { StopReason } from '../backup/backup-run.ts';
+import type { StopReason } from '../runs/live-runs.ts';
 import type { CoreContext } from '../context.ts';
 import type { Artefact, Backup, Restore, RestorePhase } from '../model.ts';
 import type { PowerTarget } from '../ports.ts';

@@ -3,9 +3,20 @@ import type { BackupPatch } from '../ports.ts';
 import type { LifecycleContext } from './lifecycle-context.ts';
 import { backupTransitions, sourcesOf } from './transitions.ts';
 
-/** Compare-and-set of a backup's state from wherever the table allows `to`; false when another writer moved it first. */
-function move(ctx: LifecycleContext, id: string, to: BackupState, patch: BackupPatch = {}): boolean {
-  return ctx.records.backups.transition(id, sourcesOf(backupTransitions, to), to, { ...patch, updatedAt: ctx.clock.now() });
+/**
+ * Compare-and-set of a backup's state from wherever the table allows `to`, while its run is this
+ * daemon's (unless `owned` is false: a delete, or the run's own end); false when another writer
+ * moved it first or the run's lease was taken.
+ */
+function move(ctx: LifecycleContext, id: string, to: BackupState, patch: BackupPatch = {}, owned = true): boolean {
+  const from = sourcesOf(backupTransitions, to);
+  return ctx.records.backups.transition(
+    id,
+    from,
+    to,
+    { ...patch, updatedAt: ctx.clock.now() },
+    owned ? ctx.instanceId : undefined,
+  );
 }
 
 /** pending -> transferring: its node imaged it, and the transfer to storage begins. */
@@ -19,11 +30,16 @@ export const completeBackup = (
 ): boolean => move(ctx, id, 'available', { ...stored, error: null });
 
 /** pending or transferring -> failed, with why; recorded in the run's journal. */
-export function failBackup(ctx: LifecycleContext, backup: Pick<Backup, 'id' | 'node' | 'runId'>, error: string): boolean {
-  if (!move(ctx, backup.id, 'failed', { error })) return false;
+export function failBackup(
+  ctx: LifecycleContext,
+  backup: Pick<Backup, 'id' | 'node' | 'runId'>,
+  error: string,
+  opts: { owned?: boolean } = {},
+): boolean {
+  if (!move(ctx, backup.id, 'failed', { error }, opts.owned ?? true)) return false;
   ctx.journal.record(backup.runId, 'run', `backup ${backup.id} failed: ${error}`, { level: 'error', host: backup.node });
   return true;
 }
 
 /** available or failed -> deleting: from here its objects are removed, then its record. */
-export const markDeleting = (ctx: LifecycleContext, id: string): boolean => move(ctx, id, 'deleting');
+export const markDeleting = (ctx: LifecycleContext, id: string): boolean => move(ctx, id, 'deleting', {}, false);

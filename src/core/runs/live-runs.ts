@@ -1,6 +1,8 @@
 import type { CoreContext } from '../context.ts';
-import type { StopReason } from '../backup/backup-run.ts';
 import { finishRun } from './run-lifecycle.ts';
+
+/** Why a run was stopped before its end: an operator's cancel, the daemon shutting down, or its lease taken by another daemon. */
+export type StopReason = 'cancelled' | 'shutdown' | 'lease_lost';
 
 interface LiveRun {
   controller: AbortController;
@@ -69,9 +71,14 @@ export class LiveRuns {
     while (this.live.size > 0) await Promise.all([...this.live.values()].map((r) => r.done));
   }
 
+  /** A run whose lease another daemon took stops at its next safe point; its end is then not this daemon's to write. */
   private renewLeases(): void {
     const expires = this.ctx.clock.now() + this.ctx.leaseMs;
-    for (const id of this.live.keys()) this.ctx.records.runs.update(id, { leaseExpiresAt: expires });
+    for (const [id, run] of this.live) {
+      if (this.ctx.records.runs.renewLease(id, this.ctx.instanceId, expires) || run.controller.signal.aborted) continue;
+      this.ctx.log.warn({ run: id }, 'run lease taken by another daemon: stopping the run here');
+      run.controller.abort('lease_lost' satisfies StopReason);
+    }
   }
 
   /** A bug, not an expected failure: still, the records must end true. */

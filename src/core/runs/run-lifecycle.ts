@@ -1,4 +1,4 @@
-import type { Backup, RestorePhase, RestoreState, RunState } from '../model.ts';
+import type { Backup, RestorePhase, RestoreState, Run, RunState } from '../model.ts';
 import { liveBackupStates, restoreTransitions, runTransitions, sourcesOf } from './transitions.ts';
 import { failBackup } from './backup-lifecycle.ts';
 import type { LifecycleContext } from './lifecycle-context.ts';
@@ -6,14 +6,15 @@ import type { LifecycleContext } from './lifecycle-context.ts';
 export type EndState = Exclude<RunState, 'queued' | 'running'>;
 
 /**
- * queued -> running: the run and its restore, if it is one, begin, leased to this daemon. False
- * when the run is no longer queued (it was ended first): then it must not execute.
+ * queued -> running: the run and its restore, if it is one, begin, leased to this daemon (which
+ * admitted it). False when the run is no longer queued or no longer this daemon's: then it must
+ * not execute.
  */
 export function startRun(ctx: LifecycleContext, runId: string): boolean {
   const now = ctx.clock.now();
   return ctx.records.transaction(() => {
-    const lease = { leaseOwner: ctx.instanceId, leaseExpiresAt: now + ctx.leaseMs };
-    if (!ctx.records.runs.transition(runId, ['queued'], 'running', { startedAt: now, ...lease })) return false;
+    const patch = { startedAt: now, leaseExpiresAt: now + ctx.leaseMs };
+    if (!ctx.records.runs.transition(runId, ['queued'], 'running', patch, ctx.instanceId)) return false;
     const restore = ctx.records.restores.byRun(runId);
     if (restore) ctx.records.restores.transition(restore.id, ['queued'], 'running', { startedAt: now, updatedAt: now });
     return true;
@@ -21,9 +22,10 @@ export function startRun(ctx: LifecycleContext, runId: string): boolean {
 }
 
 /**
- * Ends a run, as one compare-and-set from the states that may become `state`: backups of the run
- * still being made fail with its error, its restore ends with it, and the nodes it held are free.
- * False when the run had already ended (a lost race): then nothing changes.
+ * Ends a run this daemon holds, as one compare-and-set from the states that may become `state`:
+ * backups of the run still being made fail with its error, its restore ends with it, and the
+ * nodes it held are free. False when the run had already ended or its lease was taken (a lost
+ * race): then nothing changes, so a daemon never writes over another owner's outcome.
  */
 export function finishRun(
   ctx: LifecycleContext,
@@ -35,7 +37,7 @@ export function finishRun(
   const now = ctx.clock.now();
   const ended = ctx.records.transaction(() => {
     const patch = { error, finishedAt: now, leaseOwner: null, leaseExpiresAt: null };
-    if (!ctx.records.runs.transition(runId, sourcesOf(runTransitions, state), state, patch)) return null;
+    if (!ctx.records.runs.transition(runId, sourcesOf(runTransitions, state), state, patch, ctx.instanceId)) return null;
     const unfinished = ctx.records.backups.ofRun(runId).filter((b) => (liveBackupStates as readonly string[]).includes(b.state));
     const restore = ctx.records.restores.byRun(runId);
     if (restore) {
@@ -51,7 +53,7 @@ export function finishRun(
     return { unfinished, restore };
   });
   if (!ended) return false;
-  for (const b of ended.unfinished) failUnfinished(ctx, runId, b, error ?? `run ${state}`);
+  for (const b of ended.unfinished) failUnfinished(ctx, b, error ?? `run ${state}`);
   ctx.journal.record(runId, 'run', `${ended.restore ? 'restore' : 'run'} ${state}${error ? `: ${error}` : ''}`, {
     level: state === 'succeeded' ? 'info' : 'error',
     host: ended.restore?.node ?? null,
@@ -59,10 +61,19 @@ export function finishRun(
   return true;
 }
 
+/**
+ * Takes over a live run whose owner is gone: a compare-and-set on the lease it read, so of two
+ * daemons that both find the run, one gets it. False when the lease moved meanwhile.
+ */
+export function claimRun(ctx: LifecycleContext, run: Pick<Run, 'id' | 'leaseOwner'>): boolean {
+  return ctx.records.runs.claim(run.id, run.leaseOwner, ctx.instanceId, ctx.clock.now() + ctx.leaseMs);
+}
+
 /** A run ends with no backup left being made: one its executor did not settle fails with the run. */
-function failUnfinished(ctx: LifecycleContext, runId: string, backup: Backup, error: string): void {
-  if (failBackup(ctx, backup, error)) return;
-  ctx.journal.record(runId, 'run', `backup ${backup.id} had already ended when its run did`, {
+function failUnfinished(ctx: LifecycleContext, backup: Backup, error: string): void {
+  // The run's end, just written, is the authority: its lease is released by then.
+  if (failBackup(ctx, backup, error, { owned: false })) return;
+  ctx.journal.record(backup.runId, 'run', `backup ${backup.id} had already ended when its run did`, {
     level: 'warn',
     host: backup.node,
   });

@@ -1,6 +1,6 @@
 import type { CoreContext } from '../context.ts';
 import type { Backup } from '../model.ts';
-import { finishRun } from './run-lifecycle.ts';
+import { claimRun, finishRun } from './run-lifecycle.ts';
 import { isLive, liveBackupStates } from './transitions.ts';
 import { removeStoredBackup } from '../backup/stored-backup.ts';
 import { unquiesceRun } from '../backup/unquiesce.ts';
@@ -13,7 +13,9 @@ import { unquiesceRun } from '../backup/unquiesce.ts';
 export function closeDeadRuns(ctx: CoreContext): Backup[] {
   const partial: Backup[] = [];
   for (const run of ctx.records.runs.unfinished()) {
-    if (!isLive(run.state)) continue;
+    // The instance lock says the run's owner is dead (it died holding it), so its lease need not
+    // lapse first; the claim still settles a race with any other recoverer.
+    if (!isLive(run.state) || !claimRun(ctx, run)) continue;
     partial.push(...ctx.records.backups.ofRun(run.id).filter((b) => (liveBackupStates as readonly string[]).includes(b.state)));
     const lease = run.leaseExpiresAt ? ` (its lease expired ${new Date(run.leaseExpiresAt).toISOString()})` : '';
     const noun = run.kind === 'restore' ? 'restore' : 'run';

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, test } from 'vitest';
 import { openDatabase } from '../../../src/db/client.ts';
 import { sqliteRecords } from '../../../src/db/records.ts';
 import { completeBackup, failBackup, markDeleting, transferBackup } from '../../../src/core/runs/backup-lifecycle.ts';
-import { finishRun, startRun } from '../../../src/core/runs/run-lifecycle.ts';
+import { claimRun, finishRun, startRun } from '../../../src/core/runs/run-lifecycle.ts';
 import { runStates } from '../../../src/core/model.ts';
 import { RunJournal } from '../../../src/core/runs/run-journal.ts';
 import { aBackup, aRestore, aRun, memoryLifecycle, quiet } from '../memory-records.ts';
@@ -27,6 +27,14 @@ describe('starting a run', () => {
     expect(started).toMatchObject({ state: 'running', startedAt: ctx.clock.now(), leaseOwner: 'test-daemon' });
     expect(started.leaseExpiresAt).toBe(ctx.clock.now() + ctx.leaseMs);
     expect(ctx.records.restores.get(restore.id)).toMatchObject({ state: 'running', startedAt: ctx.clock.now() });
+  });
+
+  test('a run another daemon admitted does not start here', () => {
+    const ctx = memoryLifecycle();
+    const run = aRun({ leaseOwner: 'other-daemon' });
+    ctx.records.runs.insert(run);
+    expect(startRun(ctx, run.id)).toBe(false);
+    expect(ctx.records.runs.get(run.id)!.state).toBe('queued');
   });
 
   test.each(runStates.filter((s) => s !== 'queued'))('a run that is %s does not start again', (state) => {
@@ -55,7 +63,7 @@ describe('finishing a run', () => {
     expect(ends.map((e) => e.message)).toEqual(['run succeeded']);
   });
 
-  test('two daemons on one database file finish one run: exactly one wins', () => {
+  test('two daemons on one database file: the one whose lease was taken can write neither the end nor a backup', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rg-race-'));
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
     const daemonOn = (file: string, instanceId: string) => {
@@ -65,11 +73,29 @@ describe('finishing a run', () => {
     };
     const first = daemonOn(join(dir, 'r.db'), 'one-daemon');
     const second = daemonOn(join(dir, 'r.db'), 'other-daemon');
-    const run = aRun({ state: 'running' });
+    const run = aRun({ state: 'running', leaseOwner: 'one-daemon' });
     first.records.runs.insert(run);
-    const wins = [finishRun(first, run.id, 'failed', 'boom'), finishRun(second, run.id, 'interrupted', 'stopped')];
-    expect(wins).toEqual([true, false]);
-    expect(second.records.runs.get(run.id)).toMatchObject({ state: 'failed', error: 'boom' });
+    const backup = aBackup(run, 'n1', { state: 'transferring' });
+    first.records.backups.insert(backup);
+
+    // The second takes the run over (as a recovery does), from the owner it read.
+    expect(claimRun(second, run)).toBe(true);
+    expect(claimRun(first, run)).toBe(false);
+    expect(first.records.runs.renewLease(run.id, 'one-daemon', Date.now() + 60_000)).toBe(false);
+    expect(completeBackup(first, backup.id, { locationUrl: 'file:///x/', size: 1, sha256: 'ab', manifest: null })).toBe(false);
+    expect(finishRun(first, run.id, 'succeeded', null)).toBe(false);
+    expect(finishRun(second, run.id, 'interrupted', 'taken over')).toBe(true);
+    expect(first.records.runs.get(run.id)).toMatchObject({ state: 'interrupted', error: 'taken over' });
+    expect(first.records.backups.get(backup.id)).toMatchObject({ state: 'failed', error: 'taken over' });
+  });
+
+  test('of two finishes racing on one run, exactly one wins', () => {
+    const ctx = memoryLifecycle();
+    const run = aRun({ state: 'running' });
+    ctx.records.runs.insert(run);
+    const [a, b] = [finishRun(ctx, run.id, 'failed', 'boom'), finishRun(ctx, run.id, 'interrupted', 'stopped')];
+    expect([a, b]).toEqual([true, false]);
+    expect(ctx.records.runs.get(run.id)).toMatchObject({ state: 'failed', error: 'boom' });
   });
 
   test('a queued run can end without starting (cancel before start); it cannot succeed', () => {
