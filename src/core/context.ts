@@ -22,26 +22,46 @@ export interface RestoreSettings {
   timeoutsMs: { boot: number; rescue: number; recover: number };
 }
 
-/** Everything the domain services need, wired once in main. */
-export interface CoreContext {
+/** What every use case that reads or writes records gets: the records, their journal, the time, and who this daemon is. */
+export interface RecordsContext {
   records: Records;
   journal: RunJournal;
-  storage: Storage;
-  /** Set when backups are encrypted at rest. */
-  cipher?: ArtefactCipher;
-  inventory: Inventory;
-  nodes: NodeAccess;
-  agent: BackupAgent;
   clock: Clock;
   log: Logger;
   /** Identifies this daemon process in run leases. */
   instanceId: string;
-  targets: Record<Target, { group: string }>;
   leaseMs: number;
+}
+
+/** The targets' inventory groups, and where their hosts are read from. */
+export interface TargetsContext {
+  inventory: Inventory;
+  targets: Record<Target, { group: string }>;
+}
+
+/** What making, storing and deleting backups needs. */
+export interface BackupContext extends RecordsContext, TargetsContext {
+  storage: Storage;
+  /** Set when backups are encrypted at rest. */
+  cipher?: ArtefactCipher;
+  nodes: NodeAccess;
+  agent: BackupAgent;
   transfer: { concurrentNodes: number };
+}
+
+/** What restoring a node needs. */
+export interface RestoreContext extends RecordsContext, TargetsContext {
+  storage: Storage;
   /** Set when the operator gave the daemon identities to restore encrypted backups with. */
   decipher?: ArtefactDecipher;
+  /** Where the rescue system finds the archive on the node (the backup agent's image dir). */
+  agent: Pick<BackupAgent, 'imageDir'>;
   boot: BootStaging;
   power: PowerDriver;
   restore: RestoreSettings;
+}
+
+/** Everything, wired once in daemon.ts; each use case takes the part it needs. */
+export interface CoreContext extends BackupContext, RestoreContext {
+  agent: BackupAgent;
 }

@@ -2,13 +2,13 @@ import { openDatabase } from '../../src/db/client.ts';
 import { sqliteRecords } from '../../src/db/records.ts';
 import type { Backup, Restore, Run } from '../../src/core/model.ts';
 import type { Logger, Records } from '../../src/core/ports.ts';
-import type { LifecycleContext } from '../../src/core/runs/lifecycle-context.ts';
+import type { RecordsContext } from '../../src/core/context.ts';
 import { RunJournal } from '../../src/core/runs/run-journal.ts';
 
 export const quiet: Logger = { info() {}, warn() {}, error() {}, debug() {} };
 
 /** The records port on an in-memory SQLite database (the real schema and migrations), with a clock tests move. */
-export function memoryLifecycle(): LifecycleContext & { records: Records; tick(ms?: number): void } {
+export function memoryLifecycle(): RecordsContext & { records: Records; tick(ms?: number): void } {
   const records = sqliteRecords(openDatabase(':memory:'));
   let now = 1_700_000_000_000;
   const clock = { now: () => now };
@@ -16,6 +16,7 @@ export function memoryLifecycle(): LifecycleContext & { records: Records; tick(m
     records,
     clock,
     journal: new RunJournal(records, clock, quiet),
+    log: quiet,
     instanceId: 'test-daemon',
     leaseMs: 60_000,
     tick: (ms = 1) => void (now += ms),

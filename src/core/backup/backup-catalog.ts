@@ -1,4 +1,4 @@
-import type { CoreContext } from '../context.ts';
+import type { BackupContext } from '../context.ts';
 import { notFound, RearguardError } from '../errors.ts';
 import type { Backup, BackupFilter, Page } from '../model.ts';
 import { markDeleting } from '../runs/backup-lifecycle.ts';
@@ -6,20 +6,20 @@ import { removeStoredBackup } from './stored-backup.ts';
 
 /** Reading and deleting backup records. The records are the truth; storage is not scanned to find backups. */
 export function listBackups(
-  ctx: CoreContext,
+  ctx: BackupContext,
   filter: BackupFilter,
   page: { limit: number; marker?: string; manifests: boolean },
 ): Page<Backup> {
   return ctx.records.backups.list(filter, page.limit, page.marker, { manifests: page.manifests });
 }
 
-export function getBackup(ctx: CoreContext, id: string): Backup {
+export function getBackup(ctx: BackupContext, id: string): Backup {
   const backup = ctx.records.backups.get(id);
   if (!backup) throw notFound('backup', id);
   return backup;
 }
 
-export function lastBackup(ctx: CoreContext, filter: Omit<BackupFilter, 'state'>): Backup {
+export function lastBackup(ctx: BackupContext, filter: Omit<BackupFilter, 'state'>): Backup {
   const backup = ctx.records.backups.last(filter);
   if (!backup) {
     const scope = [filter.target && `target ${filter.target}`, filter.node && `node ${filter.node}`].filter(Boolean).join(', ');
@@ -33,7 +33,7 @@ export function lastBackup(ctx: CoreContext, filter: Omit<BackupFilter, 'state'>
  * cannot be deleted. If storage fails midway the record stays, in state `deleting`, so that objects
  * are never left without a record.
  */
-export async function deleteBackup(ctx: CoreContext, id: string): Promise<void> {
+export async function deleteBackup(ctx: BackupContext, id: string): Promise<void> {
   const backup = ctx.records.transaction(() => {
     const b = getBackup(ctx, id);
     if (b.state === 'pending' || b.state === 'transferring') {
@@ -55,7 +55,7 @@ export async function deleteBackup(ctx: CoreContext, id: string): Promise<void> 
   }
 }
 
-async function finishDelete(ctx: CoreContext, backup: Backup): Promise<void> {
+async function finishDelete(ctx: BackupContext, backup: Backup): Promise<void> {
   try {
     await removeStoredBackup(ctx.storage, backup);
   } catch (err) {
@@ -67,7 +67,7 @@ async function finishDelete(ctx: CoreContext, backup: Backup): Promise<void> {
 }
 
 /** Deletes that storage refused earlier are tried again (at start-up), so no record outlives its delete for long. */
-export async function resumeDeletes(ctx: CoreContext): Promise<void> {
+export async function resumeDeletes(ctx: BackupContext): Promise<void> {
   for (const backup of ctx.records.backups.inStates(['deleting'])) {
     await finishDelete(ctx, backup).catch((err: Error) =>
       ctx.log.warn({ backup: backup.id, err: err.message }, 'delete still refused by storage; kept in state deleting'),

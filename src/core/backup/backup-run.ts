@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
 import { transferArtefact } from './artefact-transfer.ts';
-import type { CoreContext } from '../context.ts';
+import type { BackupContext } from '../context.ts';
 import type { Artefact, Backup, BackupManifest, Run } from '../model.ts';
 import { parseNodeIdentity } from '../nodes/node-identity.ts';
 import { parseNodeManifest } from './node-manifest.ts';
@@ -20,7 +20,12 @@ const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
  * then for every node that imaged well: transfer to storage, verify, record, clean the staging dir.
  * Whatever happens, services the run stopped get restarted and every record ends true.
  */
-export async function executeBackupRun(ctx: CoreContext, runId: string, hosts: TargetHost[], signal: AbortSignal): Promise<void> {
+export async function executeBackupRun(
+  ctx: BackupContext,
+  runId: string,
+  hosts: TargetHost[],
+  signal: AbortSignal,
+): Promise<void> {
   const run = ctx.records.runs.get(runId)!;
   const backups = ctx.records.backups.ofRun(runId);
   const finish = (state: EndState, error: string | null) => {
@@ -109,7 +114,7 @@ export async function executeBackupRun(ctx: CoreContext, runId: string, hosts: T
  * failed, an explicit unquiesce pass makes sure, before anything else happens. If quiesce never
  * began (preflight failed), nothing was stopped and there is nothing to restart.
  */
-async function ensureUnquiesced(ctx: CoreContext, run: Run, backups: Backup[], outcome: ImagingOutcome): Promise<boolean> {
+async function ensureUnquiesced(ctx: BackupContext, run: Run, backups: Backup[], outcome: ImagingOutcome): Promise<boolean> {
   if (outcome.clean || !outcome.quiesceStarted) {
     ctx.records.runs.update(run.id, { quiesceOpen: false });
     return true;
@@ -117,7 +122,7 @@ async function ensureUnquiesced(ctx: CoreContext, run: Run, backups: Backup[], o
   return unquiesceRun(ctx, run, backups);
 }
 
-async function storeBackup(ctx: CoreContext, run: Run, backup: Backup, host: TargetHost, signal: AbortSignal): Promise<void> {
+async function storeBackup(ctx: BackupContext, run: Run, backup: Backup, host: TargetHost, signal: AbortSignal): Promise<void> {
   const staging = ctx.agent.imageDir(backup.id);
   const prefix = storagePrefix(backup);
   if (!transferBackup(ctx, backup.id)) throw new Error(`backup ${backup.id} is no longer pending`);
@@ -179,7 +184,7 @@ async function storeBackup(ctx: CoreContext, run: Run, backup: Backup, host: Tar
 }
 
 /** The node's MACs and Ironic UUID, from its manifest: what a restore needs to PXE-boot it. */
-function recordIdentity(ctx: CoreContext, run: Run, host: TargetHost, manifestText: string): void {
+function recordIdentity(ctx: BackupContext, run: Run, host: TargetHost, manifestText: string): void {
   const identity = parseNodeIdentity(manifestText);
   if (!identity) return;
   ctx.records.nodes.setIdentity(host.name, identity);

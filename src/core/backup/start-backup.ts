@@ -1,4 +1,4 @@
-import type { CoreContext } from '../context.ts';
+import type { BackupContext } from '../context.ts';
 import { RearguardError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import { targets, type Backup, type Run, type Target } from '../model.ts';
@@ -32,7 +32,7 @@ const stamp = (ms: number) =>
  * Validates a backup request, records the run and one pending backup per node in one transaction
  * (so two requests cannot both start a run on a target), and starts executing it.
  */
-export async function startBackup(ctx: CoreContext, live: LiveRuns, req: BackupRequest): Promise<StartedBackup> {
+export async function startBackup(ctx: BackupContext, live: LiveRuns, req: BackupRequest): Promise<StartedBackup> {
   if (!(targets as readonly string[]).includes(req.target)) {
     throw new RearguardError('not_found', `unknown target '${req.target}': expected one of ${targets.join(', ')}`, {
       field: 'target',
@@ -72,7 +72,7 @@ export async function startBackup(ctx: CoreContext, live: LiveRuns, req: BackupR
 
 /** Reads the target's hosts and admits the run with one pending backup per host. */
 async function admit(
-  ctx: CoreContext,
+  ctx: BackupContext,
   req: BackupRequest,
   target: Target,
   run: Run,
@@ -115,13 +115,13 @@ async function admit(
 }
 
 /** The run an earlier request with the same Idempotency-Key made, if any. */
-function replay(ctx: CoreContext, req: BackupRequest): StartedBackup | undefined {
+function replay(ctx: BackupContext, req: BackupRequest): StartedBackup | undefined {
   const earlier = ctx.records.runs.byIdempotencyKey(req.idempotencyKey!);
   return earlier ? replayed(ctx, req, earlier) : undefined;
 }
 
 /** What a request repeated with the same Idempotency-Key gets; a different request with that key is refused. */
-function replayed(ctx: CoreContext, req: BackupRequest, earlier: Run): StartedBackup {
+function replayed(ctx: BackupContext, req: BackupRequest, earlier: Run): StartedBackup {
   if (earlier.kind !== 'backup' || earlier.target !== req.target || earlier.params.stopall !== req.stopall) {
     throw new RearguardError('unprocessable', 'this Idempotency-Key was already used for a different request', {
       field: 'Idempotency-Key',

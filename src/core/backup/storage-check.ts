@@ -1,4 +1,4 @@
-import type { CoreContext } from '../context.ts';
+import type { BackupContext } from '../context.ts';
 
 export interface StorageCheck {
   location: string;
@@ -9,7 +9,7 @@ export interface StorageCheck {
 }
 
 /** Writes and removes a probe where backups go: credentials, bucket or directory, and room to write, in one answer. */
-export async function checkStorage(ctx: CoreContext): Promise<StorageCheck> {
+export async function checkStorage(ctx: BackupContext): Promise<StorageCheck> {
   const started = ctx.clock.now();
   const location = ctx.storage.locationOf('');
   try {

@@ -1,10 +1,10 @@
-import type { CoreContext } from '../context.ts';
+import type { BackupContext } from '../context.ts';
 import type { Backup, Run } from '../model.ts';
 import type { AgentEvent } from '../ports.ts';
 
 /** Journals the backup agent's steps as the run's events. */
 export const journalAgent =
-  (ctx: Pick<CoreContext, 'journal'>, runId: string) =>
+  (ctx: Pick<BackupContext, 'journal'>, runId: string) =>
   (e: AgentEvent): void =>
     void ctx.journal.record(runId, e.phase, e.message, { level: e.level, host: e.host, ...(e.data ? { data: e.data } : {}) });
 
@@ -12,7 +12,7 @@ export const journalAgent =
  * Starts again whatever a run's quiesce stopped, on every host of the run. Idempotent: the nodes
  * record what was stopped, so a second pass does nothing. Returns true when every host is back.
  */
-export async function unquiesceRun(ctx: CoreContext, run: Run, backups: Backup[]): Promise<boolean> {
+export async function unquiesceRun(ctx: BackupContext, run: Run, backups: Backup[]): Promise<boolean> {
   if (backups.length === 0) return true;
   ctx.journal.record(run.id, 'unquiesce', `restarting services stopped by this run on ${backups.map((b) => b.node).join(', ')}`);
   const result = await ctx.agent.unquiesce({ run, backups, onEvent: journalAgent(ctx, run.id) });

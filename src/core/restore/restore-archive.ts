@@ -1,10 +1,13 @@
 import type { Readable } from 'node:stream';
-import type { CoreContext } from '../context.ts';
+import type { RestoreContext } from '../context.ts';
 import { bootArtefacts } from './restore-artefacts.ts';
 import { openArtefact } from './restore-run.ts';
 
 /** The file archive of a live restore's backup, as plaintext, for the rescue system to recover from. */
-export async function openRestoreArchive(ctx: CoreContext, restoreId: string): Promise<{ body: Readable; size: number } | null> {
+export async function openRestoreArchive(
+  ctx: RestoreContext,
+  restoreId: string,
+): Promise<{ body: Readable; size: number } | null> {
   const restore = ctx.records.restores.get(restoreId);
   if (!restore || restore.state !== 'running') return null;
   const backup = ctx.records.backups.get(restore.backupId);

@@ -1,4 +1,4 @@
-import type { CoreContext } from '../context.ts';
+import type { RecordsContext } from '../context.ts';
 import { restorePhases, type Restore, type RestorePhase } from '../model.ts';
 import type { BootFetch, RestoreFileTarget } from '../ports.ts';
 
@@ -27,7 +27,7 @@ export class RestoreProgress {
   private readonly waiters = new Map<string, Set<() => void>>();
   private readonly failures = new Map<string, string>();
 
-  constructor(private readonly ctx: CoreContext) {}
+  constructor(private readonly ctx: RecordsContext) {}
 
   /** A boot server's record of one request. */
   observe(fetch: BootFetch): void {

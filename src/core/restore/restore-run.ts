@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import { HashingCounter, VerificationError } from '../backup/artefact-transfer.ts';
 import type { StopReason } from '../runs/live-runs.ts';
-import type { CoreContext } from '../context.ts';
+import type { RestoreContext } from '../context.ts';
 import type { Artefact, Backup, Restore, RestorePhase } from '../model.ts';
 import type { PowerTarget } from '../ports.ts';
 import { bootArtefacts } from './restore-artefacts.ts';
@@ -28,7 +28,7 @@ class PhaseError extends Error {
  * the restore's record ends.
  */
 export async function executeRestoreRun(
-  ctx: CoreContext,
+  ctx: RestoreContext,
   progress: RestoreProgress,
   restoreId: string,
   signal: AbortSignal,
@@ -88,7 +88,7 @@ async function inPhase(phase: RestorePhase, step: () => Promise<void>): Promise<
 
 /** Copies kernel and initrd from storage into the boot root, each verified against the manifest, then publishes the node's boot configs. */
 async function stage(
-  ctx: CoreContext,
+  ctx: RestoreContext,
   progress: RestoreProgress,
   restore: Restore,
   backup: Backup,
@@ -140,7 +140,7 @@ async function stage(
 
 /** A stored artefact's plaintext: decrypted on the way when the backup is encrypted. */
 export async function openArtefact(
-  ctx: CoreContext,
+  ctx: RestoreContext,
   backup: Backup,
   artefact: Artefact,
   range?: { start: number; end?: number },
@@ -155,7 +155,7 @@ export async function openArtefact(
 }
 
 async function cleanUp(
-  ctx: CoreContext,
+  ctx: RestoreContext,
   progress: RestoreProgress,
   restore: Restore,
   target: PowerTarget,
@@ -175,7 +175,7 @@ async function cleanUp(
   }
 }
 
-async function powerTarget(ctx: CoreContext, restore: Restore): Promise<PowerTarget> {
+async function powerTarget(ctx: RestoreContext, restore: Restore): Promise<PowerTarget> {
   const known = ctx.records.nodes.find(restore.node);
   const group = known ? ctx.targets[known.target as keyof typeof ctx.targets]?.group : undefined;
   const host = group ? (await ctx.inventory.hostsOf(group).catch(() => [])).find((h) => h.name === restore.node) : undefined;

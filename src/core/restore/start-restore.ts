@@ -1,4 +1,4 @@
-import type { CoreContext } from '../context.ts';
+import type { RestoreContext } from '../context.ts';
 import { notFound, RearguardError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { LiveRuns } from '../runs/live-runs.ts';
@@ -31,7 +31,12 @@ export interface StartedRestore {
  * known and has MACs, nothing else is live on it), records the restore and its run in one
  * transaction, and starts it.
  */
-export function startRestore(ctx: CoreContext, live: LiveRuns, progress: RestoreProgress, req: RestoreRequest): StartedRestore {
+export function startRestore(
+  ctx: RestoreContext,
+  live: LiveRuns,
+  progress: RestoreProgress,
+  req: RestoreRequest,
+): StartedRestore {
   if (req.idempotencyKey) {
     const earlier = replay(ctx, req);
     if (earlier) return earlier;
@@ -107,7 +112,7 @@ export function startRestore(ctx: CoreContext, live: LiveRuns, progress: Restore
   return outcome;
 }
 
-function checkRestorable(ctx: CoreContext, backup: Backup): void {
+function checkRestorable(ctx: RestoreContext, backup: Backup): void {
   if (backup.state !== 'available') {
     throw new RearguardError('conflict', `backup ${backup.id} is ${backup.state}, not available: it cannot be restored`);
   }
@@ -121,7 +126,7 @@ function checkRestorable(ctx: CoreContext, backup: Backup): void {
 }
 
 /** A node by name or Ironic UUID, among the nodes the daemon knows. */
-function resolveNode(ctx: CoreContext, nodeId: string): NodeRecord {
+function resolveNode(ctx: RestoreContext, nodeId: string): NodeRecord {
   const node = ctx.records.nodes.find(nodeId);
   if (!node) {
     throw new RearguardError('not_found', `node ${nodeId} is unknown: give a node name or Ironic UUID from GET /v1/nodes`, {
@@ -131,13 +136,13 @@ function resolveNode(ctx: CoreContext, nodeId: string): NodeRecord {
   return node;
 }
 
-function replay(ctx: CoreContext, req: RestoreRequest): StartedRestore | undefined {
+function replay(ctx: RestoreContext, req: RestoreRequest): StartedRestore | undefined {
   const earlier = ctx.records.runs.byIdempotencyKey(req.idempotencyKey!);
   return earlier ? replayed(ctx, req, earlier) : undefined;
 }
 
 /** What a request repeated with the same Idempotency-Key gets; a different request with that key is refused. */
-function replayed(ctx: CoreContext, req: RestoreRequest, run: Run): StartedRestore {
+function replayed(ctx: RestoreContext, req: RestoreRequest, run: Run): StartedRestore {
   const restore = run.kind === 'restore' ? ctx.records.restores.byRun(run.id) : undefined;
   if (!restore || restore.backupId !== req.backupId || restore.node !== resolveNode(ctx, req.nodeId).name) {
     throw new RearguardError('unprocessable', 'this Idempotency-Key was already used for a different request', {

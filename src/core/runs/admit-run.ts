@@ -1,4 +1,4 @@
-import type { CoreContext } from '../context.ts';
+import type { RecordsContext } from '../context.ts';
 import { RearguardError } from '../errors.ts';
 import type { Run } from '../model.ts';
 
@@ -21,7 +21,7 @@ export interface Admission<T> {
  * earlier answer; a target with a live run, or a node another run holds (a backup's or a
  * restore's alike), is refused with the run in the way; else the run is recorded with its nodes.
  */
-export function admitRun<T>(ctx: Pick<CoreContext, 'records'>, admission: Admission<T>): { value: T; created: boolean } {
+export function admitRun<T>(ctx: Pick<RecordsContext, 'records'>, admission: Admission<T>): { value: T; created: boolean } {
   const { run, nodes } = admission;
   return ctx.records.transaction(() => {
     const earlier = run.idempotencyKey ? ctx.records.runs.byIdempotencyKey(run.idempotencyKey) : undefined;
@@ -41,7 +41,7 @@ export function admitRun<T>(ctx: Pick<CoreContext, 'records'>, admission: Admiss
 }
 
 /** Cheap, and made again at admission: a burst of requests on a busy target is refused before any costly read. */
-export function refuseLiveTarget(ctx: Pick<CoreContext, 'records'>, target: string): void {
+export function refuseLiveTarget(ctx: Pick<RecordsContext, 'records'>, target: string): void {
   const other = ctx.records.runs.liveForTarget(target);
   if (other) {
     throw new RearguardError('conflict', `a ${other.kind} run is already live on ${target}: ${other.id}`, { run_id: other.id });

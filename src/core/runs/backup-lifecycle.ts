@@ -1,6 +1,6 @@
 import type { Backup, BackupState } from '../model.ts';
 import type { BackupPatch } from '../ports.ts';
-import type { LifecycleContext } from './lifecycle-context.ts';
+import type { RecordsContext } from '../context.ts';
 import { backupTransitions, sourcesOf } from './transitions.ts';
 
 /**
@@ -8,7 +8,7 @@ import { backupTransitions, sourcesOf } from './transitions.ts';
  * daemon's (unless `owned` is false: a delete, or the run's own end); false when another writer
  * moved it first or the run's lease was taken.
  */
-function move(ctx: LifecycleContext, id: string, to: BackupState, patch: BackupPatch = {}, owned = true): boolean {
+function move(ctx: RecordsContext, id: string, to: BackupState, patch: BackupPatch = {}, owned = true): boolean {
   const from = sourcesOf(backupTransitions, to);
   return ctx.records.backups.transition(
     id,
@@ -20,18 +20,18 @@ function move(ctx: LifecycleContext, id: string, to: BackupState, patch: BackupP
 }
 
 /** pending -> transferring: its node imaged it, and the transfer to storage begins. */
-export const transferBackup = (ctx: LifecycleContext, id: string): boolean => move(ctx, id, 'transferring');
+export const transferBackup = (ctx: RecordsContext, id: string): boolean => move(ctx, id, 'transferring');
 
 /** transferring -> available: stored and verified, with what was stored. */
 export const completeBackup = (
-  ctx: LifecycleContext,
+  ctx: RecordsContext,
   id: string,
   stored: Pick<Backup, 'locationUrl' | 'size' | 'sha256' | 'manifest'>,
 ): boolean => move(ctx, id, 'available', { ...stored, error: null });
 
 /** pending or transferring -> failed, with why; recorded in the run's journal. */
 export function failBackup(
-  ctx: LifecycleContext,
+  ctx: RecordsContext,
   backup: Pick<Backup, 'id' | 'node' | 'runId'>,
   error: string,
   opts: { owned?: boolean } = {},
@@ -42,4 +42,4 @@ export function failBackup(
 }
 
 /** available or failed -> deleting: from here its objects are removed, then its record. */
-export const markDeleting = (ctx: LifecycleContext, id: string): boolean => move(ctx, id, 'deleting', {}, false);
+export const markDeleting = (ctx: RecordsContext, id: string): boolean => move(ctx, id, 'deleting', {}, false);

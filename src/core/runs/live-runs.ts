@@ -1,4 +1,4 @@
-import type { CoreContext } from '../context.ts';
+import type { RecordsContext } from '../context.ts';
 import { finishRun } from './run-lifecycle.ts';
 
 /** Why a run was stopped before its end: an operator's cancel, the daemon shutting down, or its lease taken by another daemon. */
@@ -19,7 +19,7 @@ export class LiveRuns {
   private readonly admitting = new Map<string, string>();
   private heartbeat: NodeJS.Timeout | undefined;
 
-  constructor(private readonly ctx: CoreContext) {
+  constructor(private readonly ctx: RecordsContext) {
     this.heartbeat = setInterval(() => this.renewLeases(), Math.max(1000, Math.floor(ctx.leaseMs / 3)));
     this.heartbeat.unref();
   }

@@ -1,10 +1,10 @@
-import type { CoreContext } from '../context.ts';
+import type { RecordsContext } from '../context.ts';
 import { newId } from '../ids.ts';
 import type { Run } from '../model.ts';
 
 /** A run as it is recorded when requested: queued, leased to this daemon. */
 export function newRun(
-  ctx: CoreContext,
+  ctx: RecordsContext,
   fields: Pick<Run, 'kind' | 'target' | 'params' | 'requestedBy'> & { idempotencyKey?: string },
 ): Run {
   const now = ctx.clock.now();

@@ -1,7 +1,7 @@
 import type { Backup, RestorePhase, RestoreState, Run, RunState } from '../model.ts';
 import { liveBackupStates, restoreTransitions, runTransitions, sourcesOf } from './transitions.ts';
 import { failBackup } from './backup-lifecycle.ts';
-import type { LifecycleContext } from './lifecycle-context.ts';
+import type { RecordsContext } from '../context.ts';
 
 export type EndState = Exclude<RunState, 'queued' | 'running'>;
 
@@ -10,7 +10,7 @@ export type EndState = Exclude<RunState, 'queued' | 'running'>;
  * admitted it). False when the run is no longer queued or no longer this daemon's: then it must
  * not execute.
  */
-export function startRun(ctx: LifecycleContext, runId: string): boolean {
+export function startRun(ctx: RecordsContext, runId: string): boolean {
   const now = ctx.clock.now();
   return ctx.records.transaction(() => {
     const patch = { startedAt: now, leaseExpiresAt: now + ctx.leaseMs };
@@ -28,7 +28,7 @@ export function startRun(ctx: LifecycleContext, runId: string): boolean {
  * race): then nothing changes, so a daemon never writes over another owner's outcome.
  */
 export function finishRun(
-  ctx: LifecycleContext,
+  ctx: RecordsContext,
   runId: string,
   state: EndState,
   error: string | null,
@@ -65,12 +65,12 @@ export function finishRun(
  * Takes over a live run whose owner is gone: a compare-and-set on the lease it read, so of two
  * daemons that both find the run, one gets it. False when the lease moved meanwhile.
  */
-export function claimRun(ctx: LifecycleContext, run: Pick<Run, 'id' | 'leaseOwner'>): boolean {
+export function claimRun(ctx: RecordsContext, run: Pick<Run, 'id' | 'leaseOwner'>): boolean {
   return ctx.records.runs.claim(run.id, run.leaseOwner, ctx.instanceId, ctx.clock.now() + ctx.leaseMs);
 }
 
 /** A run ends with no backup left being made: one its executor did not settle fails with the run. */
-function failUnfinished(ctx: LifecycleContext, backup: Backup, error: string): void {
+function failUnfinished(ctx: RecordsContext, backup: Backup, error: string): void {
   // The run's end, just written, is the authority: its lease is released by then.
   if (failBackup(ctx, backup, error, { owned: false })) return;
   ctx.journal.record(backup.runId, 'run', `backup ${backup.id} had already ended when its run did`, {

@@ -1,4 +1,4 @@
-import type { CoreContext } from '../context.ts';
+import type { BackupContext } from '../context.ts';
 import type { Backup } from '../model.ts';
 import { claimRun, finishRun } from './run-lifecycle.ts';
 import { isLive, liveBackupStates } from './transitions.ts';
@@ -10,7 +10,7 @@ import { unquiesceRun } from '../backup/unquiesce.ts';
  * with their backups still being made, their restores and their node locks (records only, so the
  * truth is told at once). Returns the backups whose partial objects `recoverDeadRuns` removes.
  */
-export function closeDeadRuns(ctx: CoreContext): Backup[] {
+export function closeDeadRuns(ctx: BackupContext): Backup[] {
   const partial: Backup[] = [];
   for (const run of ctx.records.runs.unfinished()) {
     // The instance lock says the run's owner is dead (it died holding it), so its lease need not
@@ -32,7 +32,7 @@ export function closeDeadRuns(ctx: CoreContext): Backup[] {
  * services that runs may have left stopped are restarted. A run whose unquiesce fails keeps
  * `quiesceOpen` and is retried at the next start.
  */
-export async function recoverDeadRuns(ctx: CoreContext, partial: Backup[]): Promise<void> {
+export async function recoverDeadRuns(ctx: BackupContext, partial: Backup[]): Promise<void> {
   for (const b of partial) {
     await removeStoredBackup(ctx.storage, b).catch((err: Error) =>
       ctx.journal.record(b.runId, 'recovery', `partial objects of ${b.id} not removed: ${err.message}`, { level: 'warn' }),
