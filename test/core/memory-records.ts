@@ -85,3 +85,19 @@ export function aRestore(run: Run, backup: Backup, fields: Partial<Restore> = {}
     ...fields,
   };
 }
+
+/** A restore on record, with the backup it restores (of a finished backup run) and its own run. */
+export function recordRestore(
+  records: Records,
+  states: { run?: Run['state']; restore?: Restore['state'] } = {},
+): { run: Run; backup: Backup; restore: Restore } {
+  const made = aRun({ state: 'succeeded' });
+  records.runs.insert(made);
+  const backup = aBackup(made, 'n1', { state: 'available' });
+  records.backups.insert(backup);
+  const run = aRun({ kind: 'restore', target: 'node:n1', state: states.run ?? 'queued' });
+  records.runs.insert(run);
+  const restore = aRestore(run, backup, { state: states.restore ?? 'queued' });
+  records.restores.insert(restore);
+  return { run, backup, restore };
+}

@@ -8,19 +8,12 @@ import { completeBackup, failBackup, markDeleting, transferBackup } from '../../
 import { claimRun, finishRun, startRun } from '../../../src/core/runs/run-lifecycle.ts';
 import { runStates } from '../../../src/core/model.ts';
 import { RunJournal } from '../../../src/core/runs/run-journal.ts';
-import { aBackup, aRestore, aRun, memoryLifecycle, quiet } from '../memory-records.ts';
+import { aBackup, aRun, memoryLifecycle, quiet, recordRestore } from '../memory-records.ts';
 
 describe('starting a run', () => {
   test('queued -> running, leased to this daemon, and its restore starts with it', () => {
     const ctx = memoryLifecycle();
-    const done = aRun({ state: 'succeeded' });
-    ctx.records.runs.insert(done);
-    const backup = aBackup(done, 'n1', { state: 'available' });
-    ctx.records.backups.insert(backup);
-    const run = aRun({ kind: 'restore', target: 'node:n1' });
-    ctx.records.runs.insert(run);
-    const restore = aRestore(run, backup);
-    ctx.records.restores.insert(restore);
+    const { run, restore } = recordRestore(ctx.records);
 
     expect(startRun(ctx, run.id)).toBe(true);
     const started = ctx.records.runs.get(run.id)!;
@@ -126,14 +119,7 @@ describe('finishing a run', () => {
 
   test('a restore ends with its run: partially_failed becomes failed, with the phase it stopped in', () => {
     const ctx = memoryLifecycle();
-    const done = aRun({ state: 'succeeded' });
-    ctx.records.runs.insert(done);
-    const backup = aBackup(done, 'n1', { state: 'available' });
-    ctx.records.backups.insert(backup);
-    const run = aRun({ kind: 'restore', target: 'node:n1', state: 'running' });
-    ctx.records.runs.insert(run);
-    const restore = aRestore(run, backup, { state: 'running' });
-    ctx.records.restores.insert(restore);
+    const { run, restore } = recordRestore(ctx.records, { run: 'running', restore: 'running' });
 
     expect(finishRun(ctx, run.id, 'partially_failed', 'rescued: timeout', { failedPhase: 'rescue_booted' })).toBe(true);
     expect(ctx.records.restores.get(restore.id)).toMatchObject({
@@ -148,14 +134,7 @@ describe('finishing a run', () => {
 
   test('a restore that succeeds keeps no failed phase', () => {
     const ctx = memoryLifecycle();
-    const done = aRun({ state: 'succeeded' });
-    ctx.records.runs.insert(done);
-    const backup = aBackup(done, 'n1', { state: 'available' });
-    ctx.records.backups.insert(backup);
-    const run = aRun({ kind: 'restore', target: 'node:n1', state: 'running' });
-    ctx.records.runs.insert(run);
-    const restore = aRestore(run, backup, { state: 'running' });
-    ctx.records.restores.insert(restore);
+    const { run, restore } = recordRestore(ctx.records, { run: 'running', restore: 'running' });
     expect(finishRun(ctx, run.id, 'succeeded', null, { failedPhase: 'recovered' })).toBe(true);
     expect(ctx.records.restores.get(restore.id)).toMatchObject({ state: 'succeeded', failedPhase: null });
   });

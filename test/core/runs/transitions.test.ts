@@ -9,7 +9,7 @@ import {
   sourcesOf,
   type TransitionTable,
 } from '../../../src/core/runs/transitions.ts';
-import { aBackup, aRestore, aRun, memoryLifecycle } from '../memory-records.ts';
+import { aBackup, aRun, memoryLifecycle, recordRestore } from '../memory-records.ts';
 
 /** Every allowed change, written out: the tables must say exactly this. */
 const allowed = {
@@ -99,12 +99,7 @@ describe('compare-and-set in the records', () => {
 
   test.each(pairs(restoreStates))('restore %s -> %s', (from, to) => {
     const ctx = memoryLifecycle();
-    const run = aRun({ state: 'succeeded' });
-    ctx.records.runs.insert(run);
-    const backup = aBackup(run, 'n1', { state: 'available' });
-    ctx.records.backups.insert(backup);
-    const restore = aRestore(aRun({ id: run.id }), backup, { state: from });
-    ctx.records.restores.insert(restore);
+    const { restore } = recordRestore(ctx.records, { run: 'succeeded', restore: from });
     const ok = ctx.records.restores.transition(restore.id, sourcesOf(restoreTransitions, to), to, {});
     expect(ok).toBe(canTransition(restoreTransitions, from, to));
     expect(ctx.records.restores.get(restore.id)!.state).toBe(ok ? to : from);
