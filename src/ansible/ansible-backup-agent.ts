@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import type { Backup, Run } from '../core/model.ts';
-import type { AgentEvent, BackupAgent, ImagingOutcome, Logger } from '../core/ports.ts';
+import type { BackupAgent, ImageRequest, ImagingOutcome, Logger, UnquiesceRequest } from '../core/ports.ts';
 import { agentEvents } from './agent-events.ts';
 import { backupVars, type BackupSettings } from './backup-vars.ts';
 import { ImagingRecord } from './imaging-outcome.ts';
@@ -26,13 +26,7 @@ export class AnsibleBackupAgent implements BackupAgent {
     return `${this.opts.settings.stagingDir}/${backupId}`;
   }
 
-  async image(req: {
-    run: Run;
-    backups: Backup[];
-    stopAll: boolean;
-    signal: AbortSignal;
-    onEvent: (e: AgentEvent) => void;
-  }): Promise<ImagingOutcome> {
+  async image(req: ImageRequest): Promise<ImagingOutcome> {
     const record = new ImagingRecord();
     const emit = agentEvents(req.onEvent);
     const result = await this.play('backup.yml', req.run, req.backups, req.stopAll, req.signal, (e) => {
@@ -45,11 +39,7 @@ export class AnsibleBackupAgent implements BackupAgent {
     );
   }
 
-  async unquiesce(req: {
-    run: Run;
-    backups: Backup[];
-    onEvent: (e: AgentEvent) => void;
-  }): Promise<{ ok: boolean; failure: string | null }> {
+  async unquiesce(req: UnquiesceRequest): Promise<{ ok: boolean; failure: string | null }> {
     // The vars name the run's hosts and quiesce record; how it imaged does not matter here.
     const result = await this.play(
       'unquiesce.yml',

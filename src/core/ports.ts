@@ -240,6 +240,19 @@ export interface ImagingOutcome {
   preflightFailure: string | null;
 }
 
+export interface UnquiesceRequest {
+  run: Run;
+  /** One per host of the run. */
+  backups: Backup[];
+  onEvent: (e: AgentEvent) => void;
+}
+
+export interface ImageRequest extends UnquiesceRequest {
+  /** All hosts quiesced together (one consistent point), else one at a time. */
+  stopAll: boolean;
+  signal: AbortSignal;
+}
+
 /**
  * What makes images on the nodes (Velero's plugin interfaces are the model): the core says which
  * backups of which hosts, all at once or one by one; the agent quiesces, images, unquiesces, and

@@ -1,7 +1,15 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Backup, Run } from '../../src/core/model.ts';
-import type { AgentEvent, BackupAgent, ImagingOutcome, NodeAccess, NodeSession, TargetHost } from '../../src/core/ports.ts';
+import type {
+  BackupAgent,
+  ImageRequest,
+  ImagingOutcome,
+  NodeAccess,
+  NodeSession,
+  TargetHost,
+  UnquiesceRequest,
+} from '../../src/core/ports.ts';
 
 /** What the scripted agent does to one host: image it (the default), or fail it with a reason. */
 export type HostScript = { image: true } | { fail: string };
@@ -70,13 +78,7 @@ export class ScriptedAgent implements BackupAgent {
     return `/var/lib/rearguard/staging/${backupId}`;
   }
 
-  async image(req: {
-    run: Run;
-    backups: Backup[];
-    stopAll: boolean;
-    signal: AbortSignal;
-    onEvent: (e: AgentEvent) => void;
-  }): Promise<ImagingOutcome> {
+  async image(req: ImageRequest): Promise<ImagingOutcome> {
     this.calls.push({ call: 'image', run: req.run.id, stopAll: req.stopAll, hosts: req.backups.map((b) => b.node) });
     if (this.throws) throw this.throws;
     const failures: Record<string, string | null> = {};
@@ -107,11 +109,7 @@ export class ScriptedAgent implements BackupAgent {
     return { clean, cancelled: false, quiesceStarted: true, failures, preflightFailure: null };
   }
 
-  async unquiesce(req: {
-    run: Run;
-    backups: Backup[];
-    onEvent: (e: AgentEvent) => void;
-  }): Promise<{ ok: boolean; failure: string | null }> {
+  async unquiesce(req: UnquiesceRequest): Promise<{ ok: boolean; failure: string | null }> {
     this.calls.push({ call: 'unquiesce', run: req.run.id, hosts: req.backups.map((b) => b.node) });
     return this.unquiesceFails
       ? { ok: false, failure: `${req.backups[0]!.node}: mariadb did not start` }
