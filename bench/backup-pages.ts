@@ -30,7 +30,7 @@ try {
       id: 'run_bench',
       kind: 'backup',
       target: 'overcloud',
-      params: {},
+      params: { stopAll: false },
       state: 'succeeded',
       createdAt: t0,
       startedAt: t0,

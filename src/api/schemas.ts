@@ -173,12 +173,19 @@ export function backupOut(b: Backup): z.infer<typeof backupSchema> {
   };
 }
 
+/** A run's params as the API has always spelled them (`stopall: yes|no`, `backup_id`). */
+function paramsOut(run: Run): Record<string, unknown> {
+  if (run.kind === 'backup') return { stopall: run.params.stopAll ? 'yes' : 'no' };
+  if (run.kind === 'restore') return { backup_id: run.params.backupId, node: run.params.node };
+  return run.params;
+}
+
 export function runOut(run: Run, backups: Backup[]): z.infer<typeof runSchema> {
   return {
     id: run.id,
     kind: run.kind,
     target: run.target,
-    params: run.params,
+    params: paramsOut(run),
     state: run.state,
     created_at: iso(run.createdAt),
     started_at: isoOrNull(run.startedAt),

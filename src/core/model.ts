@@ -9,11 +9,22 @@ export type RunKind = (typeof runKinds)[number];
 export const runStates = ['queued', 'running', 'succeeded', 'failed', 'partially_failed', 'cancelled', 'interrupted'] as const;
 export type RunState = (typeof runStates)[number];
 
-export interface Run {
+/** What a run of each kind was asked to do. */
+export interface RunParamsByKind {
+  /** All nodes quiesced together (one consistent point), or one at a time. */
+  backup: { stopAll: boolean };
+  restore: { backupId: string; node: string };
+  cleanup: Record<string, never>;
+  verify: Record<string, never>;
+}
+export type RunParams = RunParamsByKind[RunKind];
+
+/** A run; `kind` says what its `params` hold (`if (run.kind === 'backup') run.params.stopAll`). */
+export type Run = { [K in RunKind]: RunFields & { kind: K; params: RunParamsByKind[K] } }[RunKind];
+
+interface RunFields {
   id: string;
-  kind: RunKind;
   target: string;
-  params: Record<string, unknown>;
   state: RunState;
   createdAt: number;
   startedAt: number | null;

@@ -40,6 +40,7 @@ describe('POST /v1/backup/{target}', () => {
     const run = await waitForRun(d, body.run.id);
     expect(run.state).toBe('succeeded');
     expect(run.error).toBeNull();
+    expect(run.params).toEqual({ stopall: 'no' });
 
     const backup = await d.json('GET', `/v1/backup/${body.backup_ids[0]}`, { role: 'reader' });
     expect(backup).toMatchObject({ state: 'available', node: 'undercloud', target: 'undercloud', run_id: body.run.id });
@@ -218,7 +219,7 @@ describe('GET /v1/backup', () => {
       id: runId,
       kind: 'backup',
       target: 'overcloud',
-      params: { stopall: 'no' },
+      params: { stopAll: false },
       state: 'succeeded',
       createdAt: t0,
       startedAt: t0,

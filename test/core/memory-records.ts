@@ -31,7 +31,7 @@ export function aRun(fields: Partial<Run> = {}): Run {
     id: next('run'),
     kind: 'backup',
     target: 'overcloud',
-    params: { stopall: 'no' },
+    params: { stopAll: false },
     state: 'queued',
     createdAt: 1,
     startedAt: null,
@@ -44,7 +44,7 @@ export function aRun(fields: Partial<Run> = {}): Run {
     leaseExpiresAt: 2_000_000_000_000,
     quiesceOpen: false,
     ...fields,
-  };
+  } as Run;
 }
 
 export function aBackup(run: Run, node: string, fields: Partial<Backup> = {}): Backup {

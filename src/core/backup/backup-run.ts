@@ -27,6 +27,7 @@ export async function executeBackupRun(
   signal: AbortSignal,
 ): Promise<void> {
   const run = ctx.records.runs.get(runId)!;
+  if (run.kind !== 'backup') throw new Error(`run ${runId} is a ${run.kind} run, not a backup`);
   const backups = ctx.records.backups.ofRun(runId);
   const finish = (state: EndState, error: string | null) => {
     if (!finishRun(ctx, runId, state, error)) ctx.log.warn({ run: runId, state }, 'run had already ended');
@@ -35,7 +36,7 @@ export async function executeBackupRun(
 
   if (!startRun(ctx, runId)) return;
   ctx.journal.record(runId, 'run', `backup of ${run.target} started on ${hosts.map((h) => h.name).join(', ')}`, {
-    data: { stopall: run.params.stopall },
+    data: { stopall: run.params.stopAll ? 'yes' : 'no' },
   });
 
   try {
@@ -52,7 +53,7 @@ export async function executeBackupRun(
   const outcome = await ctx.agent.image({
     run,
     backups,
-    stopAll: run.params.stopall === 'yes',
+    stopAll: run.params.stopAll,
     signal,
     onEvent: journalAgent(ctx, runId),
   });

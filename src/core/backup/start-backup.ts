@@ -52,7 +52,7 @@ export async function startBackup(ctx: BackupContext, live: LiveRuns, req: Backu
   const run = newRun(ctx, {
     kind: 'backup',
     target,
-    params: { stopall: req.stopall },
+    params: { stopAll: req.stopall === 'yes' },
     requestedBy: req.requestedBy,
     idempotencyKey: req.idempotencyKey,
   });
@@ -122,7 +122,7 @@ function replay(ctx: BackupContext, req: BackupRequest): StartedBackup | undefin
 
 /** What a request repeated with the same Idempotency-Key gets; a different request with that key is refused. */
 function replayed(ctx: BackupContext, req: BackupRequest, earlier: Run): StartedBackup {
-  if (earlier.kind !== 'backup' || earlier.target !== req.target || earlier.params.stopall !== req.stopall) {
+  if (earlier.kind !== 'backup' || earlier.target !== req.target || earlier.params.stopAll !== (req.stopall === 'yes')) {
     throw new RearguardError('unprocessable', 'this Idempotency-Key was already used for a different request', {
       field: 'Idempotency-Key',
       run_id: earlier.id,

@@ -63,7 +63,7 @@ export function startRestore(
   const run = newRun(ctx, {
     kind: 'restore',
     target: `node:${node.name}`,
-    params: { backup_id: backup.id, node: node.name },
+    params: { backupId: backup.id, node: node.name },
     requestedBy: req.requestedBy,
     idempotencyKey: req.idempotencyKey,
   });

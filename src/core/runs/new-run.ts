@@ -1,12 +1,16 @@
 import type { RecordsContext } from '../context.ts';
 import { newId } from '../ids.ts';
-import type { Run } from '../model.ts';
+import type { Run, RunKind, RunParamsByKind } from '../model.ts';
+
+/** A kind with its params, as a request asks for a run. */
+export type RunRequest = { [K in RunKind]: { kind: K; params: RunParamsByKind[K] } }[RunKind] & {
+  target: string;
+  requestedBy: string | null;
+  idempotencyKey?: string;
+};
 
 /** A run as it is recorded when requested: queued, leased to this daemon. */
-export function newRun(
-  ctx: RecordsContext,
-  fields: Pick<Run, 'kind' | 'target' | 'params' | 'requestedBy'> & { idempotencyKey?: string },
-): Run {
+export function newRun(ctx: RecordsContext, fields: RunRequest): Run {
   const now = ctx.clock.now();
   return {
     id: newId('run'),
