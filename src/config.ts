@@ -165,6 +165,17 @@ export const configSchema = z.strictObject({
       leaseSeconds: z.number().int().min(5).max(3600).default(30),
     })
     .prefault({}),
+  /** Limits of the HTTP edge: anything over them is refused with a problem+json before a handler runs. */
+  http: z
+    .strictObject({
+      /** Request target (path and query): 414 above. */
+      maxUrlBytes: z.number().int().min(256).max(1_048_576).default(8192),
+      /** Header names and values together: 431 above. */
+      maxHeaderBytes: z.number().int().min(1024).max(1_048_576).default(16_384),
+      /** Request body: 413 above. No route takes more than a small JSON document. */
+      maxBodyBytes: z.number().int().min(0).max(1_073_741_824).default(1_048_576),
+    })
+    .prefault({}),
   log: z.strictObject({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info') }).prefault({}),
 });
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
@@ -7,6 +8,7 @@ import { InventorySource } from './ansible/inventory-source.ts';
 import { AnsibleBackupAgent } from './ansible/ansible-backup-agent.ts';
 import { adminToken } from './admin-token.ts';
 import { createApi } from './api/app.ts';
+import { answerClientErrors, httpServerOptions } from './api/http-edge.ts';
 import { resumeDeletes } from './core/backup/backup-catalog.ts';
 import { sha256Hex } from './api/auth.ts';
 import type { Config } from './config.ts';
@@ -141,10 +143,14 @@ async function startOwned(config: Config, log: Log, lock: InstanceLock): Promise
     { ctx, live, progress, isReady: () => ready },
     { tokens, anonymousRole: config.auth.anonymousRole },
     config.boot.root,
+    config.http,
   );
   const [host, port] = splitHostPort(config.listen);
   const server = await new Promise<ServerType>((resolveServer, reject) => {
-    const s = serve({ fetch: api.fetch, hostname: host, port }, () => resolveServer(s));
+    const s = serve({ fetch: api.fetch, hostname: host, port, serverOptions: httpServerOptions(config.http) }, () =>
+      resolveServer(s),
+    );
+    answerClientErrors(s as Server, config.http, log);
     s.once('error', reject);
   });
   const address = server.address() as AddressInfo;

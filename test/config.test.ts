@@ -17,6 +17,7 @@ describe('config', () => {
     expect(c.boot).toMatchObject({ root: './var/tftp', tftpListen: '127.0.0.1:6969' });
     expect(c.boot.httpUrl).toBeUndefined();
     expect(c.power.driver).toBe('manual');
+    expect(c.http).toEqual({ maxUrlBytes: 8192, maxHeaderBytes: 16_384, maxBodyBytes: 1_048_576 });
   });
 
   test('REARGUARD_TFTP_LISTEN overrides where the TFTP boot server listens', () => {
@@ -49,6 +50,7 @@ describe('config', () => {
     [{ power: { driver: 'command' } }, /: power\.command: the command power driver needs power\.command\.network/],
     [{ power: { driver: 'ipmi' } }, /: power\.ipmi: the ipmi power driver needs power\.ipmi\.passwordFile/],
     [{ power: { driver: 'wol' } }, /: power\.driver: /],
+    [{ http: { maxUrlBytes: 10 } }, /: http\.maxUrlBytes: /],
   ])('rejects %j with one line naming the field', (raw, message) => {
     expect(() => parseConfig(raw, 't')).toThrow(ConfigError);
     try {

@@ -1,12 +1,16 @@
 import { OpenAPIHono } from '@hono/zod-openapi';
 import { HTTPException } from 'hono/http-exception';
+import { methodNotAllowed } from 'hono/method-not-allowed';
 import { httpBootServer } from '../boot/http-boot-server.ts';
 import { RearguardError } from '../core/errors.ts';
 import type { Role } from '../config.ts';
 import { requireToken, type AppEnv } from './auth.ts';
 import type { Api, ApiDeps } from './deps.ts';
 import { registerDocs } from './docs.ts';
-import { problemOf, problemResponse } from './problem.ts';
+import type { HttpLimits } from './http-edge.ts';
+import { problemOf, problemOfStatus, problemResponse } from './problem.ts';
+import { requestLimits } from './request-limits.ts';
+import { requestLog } from './request-log.ts';
 import { registerCreateBackup } from './routes/backups/create-backup.ts';
 import { registerDeleteBackup } from './routes/backups/delete-backup.ts';
 import { registerGetBackup } from './routes/backups/get-backup.ts';
@@ -28,8 +32,11 @@ export interface AuthSettings {
   anonymousRole?: Role;
 }
 
-/** The HTTP API: one error shape, validation through one hook, auth on every /v1 route but the docs. */
-export function createApi(deps: ApiDeps, auth: AuthSettings, bootRoot: string): Api {
+/**
+ * The HTTP API: one error shape, validation through one hook, auth on every /v1 route but the docs;
+ * every request logged, bounded by the limits, and a known path asked with another method a 405.
+ */
+export function createApi(deps: ApiDeps, auth: AuthSettings, bootRoot: string, limits: HttpLimits): Api {
   const api: Api = new OpenAPIHono<AppEnv>({
     defaultHook: (result, c) => {
       if (result.success) return;
@@ -42,21 +49,24 @@ export function createApi(deps: ApiDeps, auth: AuthSettings, bootRoot: string): 
   api.onError((err, c) => {
     if (err instanceof RearguardError) return problemResponse(c, problemOf(err.kind, err.message, err.details));
     if (err instanceof HTTPException && err.status < 500) {
-      return problemResponse(c, { ...problemOf('invalid', err.message || 'bad request'), status: err.status });
+      return problemResponse(c, problemOfStatus(err.status, err.message || 'bad request'));
     }
-    deps.ctx.log.error({ err, path: c.req.path }, 'unhandled error');
-    return c.body(
-      JSON.stringify({
-        type: 'about:blank',
-        title: 'Internal Server Error',
-        status: 500,
-        detail: 'internal error; see the daemon log',
-      }),
-      500,
-      { 'Content-Type': 'application/problem+json' },
-    );
+    deps.ctx.log.error({ err, path: c.req.path, requestId: c.get('requestId') }, 'unhandled error');
+    return problemResponse(c, problemOfStatus(500, 'internal error; see the daemon log'));
   });
   api.notFound((c) => problemResponse(c, problemOf('not_found', `no route for ${c.req.method} ${c.req.path}`)));
+
+  api.use('*', requestLog(deps.ctx.log), ...requestLimits(limits));
+  api.use(
+    '*',
+    methodNotAllowed({
+      app: api,
+      onMethodNotAllowed: (c, allowed) =>
+        problemResponse(c, problemOfStatus(405, `${c.req.path} takes ${allowed.join(', ')}, not ${c.req.method}`), {
+          Allow: allowed.join(', '),
+        }),
+    }),
+  );
 
   registerHealth(api, deps);
   registerDocs(api);

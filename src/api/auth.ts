@@ -8,7 +8,7 @@ export interface Principal {
   role: Role;
 }
 
-export type AppEnv = { Variables: { principal: Principal } };
+export type AppEnv = { Variables: { principal: Principal; requestId: string } };
 
 const rank: Record<Role, number> = { reader: 0, operator: 1, admin: 2 };
 
@@ -46,6 +46,8 @@ export function requireToken(
       c.header('WWW-Authenticate', 'Bearer realm="rearguard"');
       return problemResponse(c, problemOf('unauthorized', 'an API token is required: send Authorization: Bearer <token>'));
     }
+    // Set before the role check: a refusal is logged with who was refused.
+    c.set('principal', principal);
     const needed = roleFor(c.req.method);
     if (rank[principal.role] < rank[needed]) {
       return problemResponse(
@@ -53,7 +55,6 @@ export function requireToken(
         problemOf('forbidden', `${c.req.method} needs the ${needed} role; token '${principal.name}' has ${principal.role}`),
       );
     }
-    c.set('principal', principal);
     await next();
   };
 }

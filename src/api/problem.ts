@@ -17,23 +17,47 @@ export const problemSchema = z
 
 export type Problem = z.infer<typeof problemSchema>;
 
-const byKind: Record<ErrorKind, { status: ContentfulStatusCode; title: string }> = {
-  invalid: { status: 400, title: 'Bad Request' },
-  unauthorized: { status: 401, title: 'Unauthorized' },
-  forbidden: { status: 403, title: 'Forbidden' },
-  not_found: { status: 404, title: 'Not Found' },
-  conflict: { status: 409, title: 'Conflict' },
-  unprocessable: { status: 422, title: 'Unprocessable Content' },
-  unavailable: { status: 503, title: 'Service Unavailable' },
+const statusOfKind: Record<ErrorKind, ContentfulStatusCode> = {
+  invalid: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  not_found: 404,
+  conflict: 409,
+  unprocessable: 422,
+  unavailable: 503,
 };
 
-export function problemOf(kind: ErrorKind, detail: string, extras: Record<string, unknown> = {}): Problem {
-  const { status, title } = byKind[kind];
-  return { type: `https://rearguard.dev/problems/${kind.replace('_', '-')}`, title, status, detail, ...extras };
+/** Every status the API answers with an error, the edge's own (no domain error has them) included. */
+const problemTypes: Record<number, { type: string; title: string }> = {
+  400: { type: 'invalid', title: 'Bad Request' },
+  401: { type: 'unauthorized', title: 'Unauthorized' },
+  403: { type: 'forbidden', title: 'Forbidden' },
+  404: { type: 'not-found', title: 'Not Found' },
+  405: { type: 'method-not-allowed', title: 'Method Not Allowed' },
+  408: { type: 'request-timeout', title: 'Request Timeout' },
+  409: { type: 'conflict', title: 'Conflict' },
+  413: { type: 'content-too-large', title: 'Content Too Large' },
+  414: { type: 'uri-too-long', title: 'URI Too Long' },
+  416: { type: 'range-not-satisfiable', title: 'Range Not Satisfiable' },
+  422: { type: 'unprocessable', title: 'Unprocessable Content' },
+  431: { type: 'header-fields-too-large', title: 'Request Header Fields Too Large' },
+  500: { type: 'internal', title: 'Internal Server Error' },
+  503: { type: 'unavailable', title: 'Service Unavailable' },
+};
+
+/** The problem of a status; an unlisted one gets its class's (4xx: 400, 5xx: 500) type and title. */
+export function problemOfStatus(status: number, detail: string, extras: Record<string, unknown> = {}): Problem {
+  const { type, title } = problemTypes[status] ?? problemTypes[status < 500 ? 400 : 500]!;
+  return { type: `https://rearguard.dev/problems/${type}`, title, status, detail, ...extras };
 }
 
-export function problemResponse(c: Context, problem: Problem): Response {
+export function problemOf(kind: ErrorKind, detail: string, extras: Record<string, unknown> = {}): Problem {
+  return problemOfStatus(statusOfKind[kind], detail, extras);
+}
+
+export function problemResponse(c: Context, problem: Problem, headers: Record<string, string> = {}): Response {
   return c.body(JSON.stringify(problem), problem.status as ContentfulStatusCode, {
+    ...headers,
     'Content-Type': 'application/problem+json',
   });
 }

@@ -17,6 +17,35 @@ import type { NodeRecord } from '../core/ports.ts';
 const iso = (ms: number) => new Date(ms).toISOString();
 const isoOrNull = (ms: number | null) => (ms === null ? null : iso(ms));
 
+/**
+ * A whole number in a query string or header, parsed strictly: decimal digits and one value only.
+ * `z.coerce.number()` took `1e3`, `0x10` and ` 5`, and answered `limit=1&limit=2` with "received NaN".
+ */
+export function strictInteger({
+  min,
+  max = Number.MAX_SAFE_INTEGER,
+  default: fallback,
+}: {
+  min: number;
+  max?: number;
+  default?: number;
+}) {
+  const schema = integerString(min, max);
+  return fallback === undefined ? schema : schema.default(fallback).openapi({ default: fallback });
+}
+
+function integerString(min: number, max: number) {
+  return z
+    .string({
+      error: (issue) =>
+        Array.isArray(issue.input) ? `expected one value, got ${issue.input.length}` : 'expected a decimal integer',
+    })
+    .regex(/^[0-9]+$/, 'expected a decimal integer (digits only)')
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
+    .openapi({ type: 'integer', minimum: min, maximum: max });
+}
+
 export const backupIdParam = z.object({
   id: z
     .string()

@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { getConnInfo } from '@hono/node-server/conninfo';
 import type { Context } from 'hono';
 import { Hono } from 'hono';
+import { problemOf, problemOfStatus, problemResponse } from '../api/problem.ts';
 import type { CoreContext } from '../core/context.ts';
 import { idPattern } from '../core/ids.ts';
 import type { BootFetch, BootTarget } from '../core/ports.ts';
@@ -17,7 +18,8 @@ import { bootConfig, bootPath, restoreArchive, stagedFile } from './boot-root.ts
  * The HTTP boot server for iPXE and the rescue system, a Hono app the daemon's HTTP server mounts
  * outside /v1: firmware sends no API token. What a node can fetch is what a live restore staged
  * for it (the same files the TFTP server serves) and its backup's archive; every request is
- * logged with the client's address and tells the restore's progress.
+ * logged with the client's address and tells the restore's progress. Errors are the API's
+ * problem+json: firmware reads only the status, and an operator's curl gets the reason.
  */
 export function httpBootServer(ctx: CoreContext, progress: RestoreProgress, root: string): Hono {
   const app = new Hono();
@@ -38,7 +40,7 @@ export function httpBootServer(ctx: CoreContext, progress: RestoreProgress, root
   };
   const missing = (c: Context, target: BootTarget | null, reason: string) => {
     seen(c, target, 'refused', 0, reason);
-    return c.text(`${reason}\n`, 404);
+    return problemResponse(c, problemOf('not_found', reason));
   };
 
   app.get('/boot/ipxe', (c) => c.text(renderChainScript(ctx.restore.httpUrl)));
@@ -78,9 +80,12 @@ export function httpBootServer(ctx: CoreContext, progress: RestoreProgress, root
 
   app.post('/boot/:id/report/:what', (c) => {
     const { id, what } = c.req.param();
-    if (!idPattern('rs').test(id) || !(rescueReports as readonly string[]).includes(what)) return c.text('unknown report\n', 404);
+    if (!idPattern('rs').test(id) || !(rescueReports as readonly string[]).includes(what)) {
+      return problemResponse(c, problemOf('not_found', `unknown report: ${rescueReports.join(', ')} are known`));
+    }
     ctx.log.info({ client: client(c), restore: id, report: what }, 'rescue system report');
-    return progress.report(id, what as RescueReport) ? c.body(null, 204) : c.text('no live restore with this id\n', 404);
+    if (progress.report(id, what as RescueReport)) return c.body(null, 204);
+    return problemResponse(c, problemOf('not_found', 'no live restore with this id'));
   });
 
   return app;
@@ -96,7 +101,8 @@ function sendRange(c: Context, size: number, open: (range?: { start: number; end
     const start = m?.[1] ? Number(m[1]) : m?.[2] ? size - Number(m[2]) : NaN;
     const end = m?.[1] && m[2] ? Math.min(Number(m[2]), size - 1) : size - 1;
     if (!m || !(start >= 0) || start > end) {
-      return new Response(null, { status: 416, headers: { ...headers, 'Content-Range': `bytes */${size}` } });
+      const problem = problemOfStatus(416, `the file has ${size} bytes: ${header} is outside it`);
+      return problemResponse(c, problem, { 'Accept-Ranges': 'bytes', 'Content-Range': `bytes */${size}` });
     }
     range = { start, end };
     headers['Content-Range'] = `bytes ${start}-${end}/${size}`;

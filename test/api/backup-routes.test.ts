@@ -344,9 +344,11 @@ describe('DELETE /v1/backup/{id}', () => {
     await waitForRun(d, started.run.id);
   });
 
-  test('there is no update route', async () => {
+  test('there is no update route: 405, and Allow names what there is', async () => {
     for (const method of ['PUT', 'PATCH']) {
-      expect((await d.request(method, `/v1/backup/${newId('bk')}`)).status).toBe(404);
+      const res = await d.request(method, `/v1/backup/${newId('bk')}`);
+      expect(res.status).toBe(405);
+      expect(res.headers.get('allow')).toBe('GET, HEAD, DELETE, POST');
     }
   });
 });

@@ -3,7 +3,7 @@ import { listRestores } from '../../../core/restore/restore-catalog.ts';
 import type { Api, ApiDeps } from '../../deps.ts';
 import { problemResponses } from '../../problem.ts';
 import { restoreStates } from '../../../core/model.ts';
-import { restoreOut, restoreSchema } from '../../schemas.ts';
+import { restoreOut, restoreSchema, strictInteger } from '../../schemas.ts';
 
 const route = createRoute({
   method: 'get',
@@ -13,7 +13,7 @@ const route = createRoute({
   description: 'Keyset pagination: pass the `next_marker` of a page as `marker` to get the next one.',
   request: {
     query: z.object({
-      limit: z.coerce.number().int().min(1).max(1000).default(100),
+      limit: strictInteger({ min: 1, max: 1000, default: 100 }),
       marker: z.string().min(1).optional().openapi({ description: 'The id of the last restore of the previous page.' }),
       node: z.string().min(1).optional(),
       backup_id: z.string().min(1).optional(),

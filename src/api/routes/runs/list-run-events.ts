@@ -5,7 +5,7 @@ import { getRun, runEvents } from '../../../core/runs/run-queries.ts';
 import { isLive } from '../../../core/runs/transitions.ts';
 import type { Api, ApiDeps } from '../../deps.ts';
 import { problemResponses } from '../../problem.ts';
-import { eventOut, runEventSchema, runIdParam } from '../../schemas.ts';
+import { eventOut, runEventSchema, runIdParam, strictInteger } from '../../schemas.ts';
 
 const route = createRoute({
   method: 'get',
@@ -18,10 +18,10 @@ const route = createRoute({
   request: {
     params: runIdParam,
     query: z.object({
-      after: z.coerce.number().int().min(0).default(0),
-      limit: z.coerce.number().int().min(1).max(5000).default(1000),
+      after: strictInteger({ min: 0, default: 0 }),
+      limit: strictInteger({ min: 1, max: 5000, default: 1000 }),
     }),
-    headers: z.object({ 'last-event-id': z.coerce.number().int().min(0).optional() }),
+    headers: z.object({ 'last-event-id': strictInteger({ min: 0 }).optional() }),
   },
   responses: {
     200: {

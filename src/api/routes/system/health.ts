@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import type { Api, ApiDeps } from '../../deps.ts';
+import { RearguardError } from '../../../core/errors.ts';
 import { problemResponses } from '../../problem.ts';
 
 const status = z.object({ status: z.string() }).openapi('Status');
@@ -28,18 +29,7 @@ const readyz = createRoute({
 export function registerHealth(api: Api, { ctx, isReady }: ApiDeps) {
   api.openapi(healthz, (c) => c.json({ status: 'ok' }, 200));
   api.openapi(readyz, (c) => {
-    if (!isReady()) {
-      return c.json(
-        {
-          type: 'https://rearguard.dev/problems/unavailable',
-          title: 'Service Unavailable',
-          status: 503,
-          detail: 'start-up recovery is still running',
-        },
-        503,
-        { 'Content-Type': 'application/problem+json' },
-      );
-    }
+    if (!isReady()) throw new RearguardError('unavailable', 'start-up recovery is still running');
     ctx.records.ping();
     return c.json({ status: 'ready' }, 200);
   });
