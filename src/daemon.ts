@@ -1,36 +1,25 @@
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { serve, type ServerType } from '@hono/node-server';
-import { InventorySource } from './ansible/inventory-source.ts';
-import { AnsibleBackupAgent } from './ansible/ansible-backup-agent.ts';
-import { adminToken } from './admin-token.ts';
 import { createApi } from './api/app.ts';
 import { answerClientErrors, httpServerOptions } from './api/http-edge.ts';
 import { resumeDeletes } from './core/backup/backup-catalog.ts';
-import { sha256Hex } from './api/auth.ts';
 import type { Config } from './config.ts';
 import type { CoreContext } from './core/context.ts';
 import { LiveRuns } from './core/runs/live-runs.ts';
 import { closeDeadRuns, recoverDeadRuns } from './core/runs/run-recovery.ts';
 import { checkStorage } from './core/backup/storage-check.ts';
-import { RunJournal } from './core/runs/run-journal.ts';
 import { openDatabase } from './db/client.ts';
 import { takeInstanceLocks, type InstanceLock } from './db/instance-lock.ts';
-import { ageCipher } from './encryption/age-cipher.ts';
 import { sqliteRecords } from './db/records.ts';
-import { writeDefaultInventory } from './default-inventory.ts';
+import { apiTokens } from './api-tokens.ts';
+import { coreContext } from './core-context.ts';
 import { createLogger, type Log } from './logger.ts';
-import { nodeAccess } from './nodes/node-access.ts';
-import { openStorage } from './storage/open-storage.ts';
 import { installBootloaders } from './boot/bootloaders.ts';
-import { FileBootStaging } from './boot/file-boot-staging.ts';
 import { TftpBootServer } from './boot/tftp-boot-server.ts';
 import { RestoreProgress } from './core/restore/restore-progress.ts';
-import { ageDecipher } from './encryption/age-decipher.ts';
-import { openPower } from './power/open-power.ts';
 
 export interface Daemon {
   url: string;
@@ -64,61 +53,8 @@ async function startOwned(config: Config, log: Log, lock: InstanceLock): Promise
   const db = openDatabase(config.database);
   const records = sqliteRecords(db);
 
-  const tokens = config.auth.tokens.map((t) => ({ name: t.name, role: t.role, sha256: t.sha256 ?? sha256Hex(t.token!) }));
-  const generated = adminToken(config.auth.adminTokenFile, tokens.length === 0 && !config.auth.anonymousRole);
-  if (generated) {
-    tokens.push({ name: 'admin', role: 'admin', sha256: sha256Hex(generated.token) });
-    if (generated.created)
-      log.info({ file: resolve(config.auth.adminTokenFile) }, 'generated the admin API token (readable by root only)');
-  }
-
-  const inventoryFile = config.inventory
-    ? resolve(config.inventory)
-    : writeDefaultInventory(config.dataDir, {
-        undercloud: config.targets.undercloud.group,
-        overcloud: config.targets.overcloud.group,
-      });
-  const inventory = new InventorySource(inventoryFile);
-  // Extra-vars files of runs a killed daemon left behind are swept here: no run is live yet.
-  const varsDir = resolve(config.dataDir, 'run');
-  rmSync(varsDir, { recursive: true, force: true });
-  mkdirSync(varsDir, { mode: 0o700 });
-  const clock = { now: () => Date.now() };
-  const ctx: CoreContext = {
-    records,
-    journal: new RunJournal(records, clock, log),
-    storage: openStorage(config.storage),
-    cipher: config.encryption.recipients.length > 0 ? ageCipher(config.encryption.recipients) : undefined,
-    inventory,
-    nodes: nodeAccess({ get: (n) => records.nodes.hostKey(n), pin: (n, k) => records.nodes.pinHostKey(n, k) }),
-    agent: new AnsibleBackupAgent({
-      playbookDir: config.ansible.playbookDir,
-      inventory: inventoryFile,
-      env: config.ansible.env,
-      varsDir,
-      settings: config.backup,
-      log,
-    }),
-    clock,
-    log,
-    instanceId: `${process.pid}-${randomBytes(4).toString('hex')}`,
-    targets: config.targets,
-    leaseMs: config.runs.leaseSeconds * 1000,
-    transfer: config.transfer,
-    decipher: config.encryption.identityFile ? ageDecipher(config.encryption.identityFile) : undefined,
-    boot: new FileBootStaging(config.boot.root),
-    power: openPower(config.power),
-    restore: {
-      // Known once the HTTP server listens, unless the config names it.
-      httpUrl: config.boot.httpUrl ?? '',
-      kernelArgs: config.boot.kernelArgs,
-      timeoutsMs: {
-        boot: config.restore.bootTimeoutSeconds * 1000,
-        rescue: config.restore.rescueTimeoutSeconds * 1000,
-        recover: config.restore.recoverTimeoutSeconds * 1000,
-      },
-    },
-  };
+  const tokens = apiTokens(config, log);
+  const { ctx, inventoryFile } = coreContext(config, log, records);
   const live = new LiveRuns(ctx);
   const progress = new RestoreProgress(ctx);
 

@@ -8,6 +8,11 @@ export interface Principal {
   role: Role;
 }
 
+/** A token as the daemon keeps it: by its sha256, never the token itself. */
+export interface TokenRecord extends Principal {
+  sha256: string;
+}
+
 export type AppEnv = { Variables: { principal: Principal; requestId: string } };
 
 const rank: Record<Role, number> = { reader: 0, operator: 1, admin: 2 };
@@ -25,10 +30,7 @@ export const sha256Hex = (token: string) => createHash('sha256').update(token).d
  * Bearer-token authentication and role checks. Tokens are compared by their sha256, so the table
  * holds no usable secret and no token is ever logged or echoed.
  */
-export function requireToken(
-  tokens: Array<{ name: string; role: Role; sha256: string }>,
-  anonymousRole?: Role,
-): MiddlewareHandler<AppEnv> {
+export function requireToken(tokens: TokenRecord[], anonymousRole?: Role): MiddlewareHandler<AppEnv> {
   const byHash = new Map(tokens.map((t) => [t.sha256, { name: t.name, role: t.role }]));
   return async (c, next) => {
     const header = c.req.header('authorization');
