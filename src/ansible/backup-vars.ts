@@ -4,8 +4,18 @@ import type { Backup, Phase, Run } from '../core/model.ts';
 /** How the playbooks quiesce and image nodes: the `backup` section of the config. */
 export type BackupSettings = Config['backup'];
 
-/** The extra vars every run playbook gets: which hosts, which backup ids, how to quiesce and image. */
-export function backupVars(settings: BackupSettings, run: Run, backups: Backup[], stopAll: boolean): Record<string, unknown> {
+/**
+ * The extra vars every run playbook gets: which hosts, which backup ids, how to quiesce and image.
+ * `discard`: ids of backups that will not be transferred, whose staging dirs unquiesce.yml removes
+ * even though they hold a manifest (those without one it removes anyway).
+ */
+export function backupVars(
+  settings: BackupSettings,
+  run: Run,
+  backups: Backup[],
+  stopAll: boolean,
+  discard: readonly string[] = [],
+): Record<string, unknown> {
   return {
     rearguard_hosts: backups.map((x) => x.node).join(':'),
     rearguard_run_id: run.id,
@@ -19,6 +29,7 @@ export function backupVars(settings: BackupSettings, run: Run, backups: Backup[]
     rearguard_mysqldump: settings.mysqldump,
     rearguard_rear_settings: settings.rear,
     rearguard_rear_command: settings.rearCommand,
+    rearguard_discard_backups: [...discard],
   };
 }
 

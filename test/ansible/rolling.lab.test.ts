@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPlaybook, type PlaybookEvent } from '../../src/ansible/playbook-run.ts';
 import { startLab, type Lab } from '../harness/lab.ts';
 import { mariadbRunning } from '../harness/mariadb.ts';
+import { labRearSettings } from '../harness/rear.ts';
 
 const BACKUP = fileURLToPath(new URL('../../playbooks/backup.yml', import.meta.url));
 
@@ -13,9 +14,12 @@ const BACKUP = fileURLToPath(new URL('../../playbooks/backup.yml', import.meta.u
  * these tests are about which nodes ansible touches, not about images).
  */
 let lab: Lab;
+// Preflight checks the kernel ReaR would use, even though this ReaR fails at once.
+let rearSettings: Record<string, string | string[]>;
 
 beforeAll(async () => {
   lab = await startLab({ nodes: 3, withRoot: true, groups: ['Controller', 'Controller', 'Controller'] });
+  rearSettings = await labRearSettings(lab.nodes[0]!);
   for (const n of lab.nodes) {
     await writeFile(join(n.root, 'usr/local/bin/failing-rear'), '#!/bin/sh\necho "ERROR: no rear here" >&2\nexit 1\n', {
       mode: 0o755,
@@ -42,6 +46,7 @@ async function rolling(inventoryFile: string) {
       rearguard_services: ['mariadb'],
       rearguard_service_manager: 'sysvinit',
       rearguard_rear_command: '/usr/local/bin/failing-rear',
+      rearguard_rear_settings: rearSettings,
     },
     onEvent: (e) => events.push(e),
   });
