@@ -109,6 +109,8 @@ export const configSchema = z.strictObject({
     .strictObject({
       playbookDir: z.string().min(1).default(resolve(projectDir, 'playbooks')),
       env: z.record(z.string(), z.string()).default({}),
+      /** How long the inventory's answer is reused while its file is unchanged: a request reads none in the common case. */
+      inventoryCacheSeconds: z.number().int().min(0).max(3600).default(10),
     })
     .prefault({}),
   transfer: z

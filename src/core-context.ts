@@ -24,7 +24,7 @@ export function coreContext(config: Config, log: Log, records: Records): { ctx: 
         undercloud: config.targets.undercloud.group,
         overcloud: config.targets.overcloud.group,
       });
-  const inventory = new InventorySource(inventoryFile);
+  const inventory = new InventorySource(inventoryFile, { cacheMs: config.ansible.inventoryCacheSeconds * 1000 });
   // Extra-vars files of runs a killed daemon left behind are swept here: no run is live yet.
   const varsDir = resolve(config.dataDir, 'run');
   rmSync(varsDir, { recursive: true, force: true });
