@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import type { Backup, Run } from '../core/model.ts';
+import type { Run } from '../core/model.ts';
 import type { BackupAgent, ImageRequest, ImagingOutcome, Logger, UnquiesceRequest } from '../core/ports.ts';
 import { agentEvents } from './agent-events.ts';
 import { backupVars, type BackupSettings } from './backup-vars.ts';
@@ -29,7 +29,8 @@ export class AnsibleBackupAgent implements BackupAgent {
   async image(req: ImageRequest): Promise<ImagingOutcome> {
     const record = new ImagingRecord();
     const emit = agentEvents(req.onEvent);
-    const result = await this.play('backup.yml', req.run, req.backups, req.stopAll, req.signal, (e) => {
+    const vars = backupVars(this.opts.settings, req.run, req.backups, req.stopAll);
+    const result = await this.play('backup.yml', req.run, vars, req.signal, (e) => {
       record.observe(e);
       emit(e);
     });
@@ -41,14 +42,8 @@ export class AnsibleBackupAgent implements BackupAgent {
 
   async unquiesce(req: UnquiesceRequest): Promise<{ ok: boolean; failure: string | null }> {
     // The vars name the run's hosts and quiesce record; how it imaged does not matter here.
-    const result = await this.play(
-      'unquiesce.yml',
-      req.run,
-      req.backups,
-      false,
-      undefined,
-      agentEvents(req.onEvent, 'unquiesce'),
-    );
+    const vars = backupVars(this.opts.settings, req.run, req.backups, false, req.discard);
+    const result = await this.play('unquiesce.yml', req.run, vars, undefined, agentEvents(req.onEvent, 'unquiesce'));
     if (result.exitCode === 0 && !result.cancelled) return { ok: true, failure: null };
     const why = result.failures.map((f) => `${f.host}: ${f.message}`).join('; ');
     return {
@@ -60,15 +55,14 @@ export class AnsibleBackupAgent implements BackupAgent {
   private play(
     playbook: string,
     run: Run,
-    backups: Backup[],
-    stopAll: boolean,
+    extraVars: Record<string, unknown>,
     signal: AbortSignal | undefined,
     onEvent: (e: PlaybookEvent) => void,
   ): Promise<PlaybookResult> {
     return runPlaybook({
       playbook: resolve(this.opts.playbookDir, playbook),
       inventory: this.opts.inventory,
-      extraVars: backupVars(this.opts.settings, run, backups, stopAll),
+      extraVars,
       env: this.opts.env,
       varsDir: this.opts.varsDir,
       signal,

@@ -240,14 +240,19 @@ export interface ImagingOutcome {
   preflightFailure: string | null;
 }
 
-export interface UnquiesceRequest {
+interface AgentRequest {
   run: Run;
   /** One per host of the run. */
   backups: Backup[];
   onEvent: (e: AgentEvent) => void;
 }
 
-export interface ImageRequest extends UnquiesceRequest {
+export interface UnquiesceRequest extends AgentRequest {
+  /** Backups whose staged images nothing will transfer: the agent removes them from their nodes. */
+  discard: string[];
+}
+
+export interface ImageRequest extends AgentRequest {
   /** All hosts quiesced together (one consistent point), else one at a time. */
   stopAll: boolean;
   signal: AbortSignal;
@@ -261,20 +266,13 @@ export interface ImageRequest extends UnquiesceRequest {
 export interface BackupAgent {
   /** Where a node keeps a backup's image until it is transferred (and its rescue system finds the archive). */
   imageDir(backupId: string): string;
-  image(req: {
-    run: Run;
-    backups: Backup[];
-    /** All hosts quiesced together (one consistent point), else one at a time. */
-    stopAll: boolean;
-    signal: AbortSignal;
-    onEvent: (e: AgentEvent) => void;
-  }): Promise<ImagingOutcome>;
-  /** Starts again whatever the run's quiesce stopped, on every host of the run; a second pass does nothing. */
-  unquiesce(req: {
-    run: Run;
-    backups: Backup[];
-    onEvent: (e: AgentEvent) => void;
-  }): Promise<{ ok: boolean; failure: string | null }>;
+  image(req: ImageRequest): Promise<ImagingOutcome>;
+  /**
+   * Starts again whatever the run's quiesce stopped, on every host of the run, and removes what
+   * the run left on them (ReaR's work, mounts, the staged images it is told to discard); a second
+   * pass does nothing.
+   */
+  unquiesce(req: UnquiesceRequest): Promise<{ ok: boolean; failure: string | null }>;
 }
 
 export interface Clock {

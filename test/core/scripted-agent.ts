@@ -22,6 +22,12 @@ export class MemoryNodes implements NodeAccess {
   readonly files = new Map<string, Map<string, Buffer>>();
   opened = 0;
 
+  /** Everything under a directory of a host, as `rm -rf` would. */
+  remove(host: string, dir: string): void {
+    const files = this.files.get(host);
+    for (const path of [...(files?.keys() ?? [])]) if (path.startsWith(`${dir}/`)) files!.delete(path);
+  }
+
   stage(host: string, path: string, data: Buffer): void {
     if (!this.files.has(host)) this.files.set(host, new Map());
     this.files.get(host)!.set(path, data);
@@ -45,8 +51,7 @@ export class MemoryNodes implements NodeAccess {
         }
         const rm = /^rm -rf -- (.+)$/.exec(command);
         if (rm) {
-          const dir = unquote(rm[1]!);
-          for (const path of [...files.keys()]) if (path.startsWith(`${dir}/`)) files.delete(path);
+          this.remove(host.name, unquote(rm[1]!));
           return { stdout: '', stderr: '', code: 0 };
         }
         return { stdout: '', stderr: `not scripted: ${command}`, code: 127 };
@@ -70,7 +75,8 @@ export class ScriptedAgent implements BackupAgent {
   throws: Error | null = null;
   /** While set, imaging waits for it (or for the signal). */
   hold: Promise<void> | null = null;
-  readonly calls: Array<{ call: 'image' | 'unquiesce'; run: string; stopAll?: boolean; hosts: string[] }> = [];
+  readonly calls: Array<{ call: 'image' | 'unquiesce'; run: string; stopAll?: boolean; hosts: string[]; discard?: string[] }> =
+    [];
 
   constructor(private readonly nodes: MemoryNodes) {}
 
@@ -110,7 +116,9 @@ export class ScriptedAgent implements BackupAgent {
   }
 
   async unquiesce(req: UnquiesceRequest): Promise<{ ok: boolean; failure: string | null }> {
-    this.calls.push({ call: 'unquiesce', run: req.run.id, hosts: req.backups.map((b) => b.node) });
+    this.calls.push({ call: 'unquiesce', run: req.run.id, hosts: req.backups.map((b) => b.node), discard: req.discard });
+    // As the playbook's cleanup does: the images it is told nothing will transfer go.
+    for (const b of req.backups) if (req.discard.includes(b.id)) this.nodes.remove(b.node, this.imageDir(b.id));
     return this.unquiesceFails
       ? { ok: false, failure: `${req.backups[0]!.node}: mariadb did not start` }
       : { ok: true, failure: null };

@@ -57,13 +57,19 @@ export async function executeBackupRun(
     signal,
     onEvent: journalAgent(ctx, runId),
   });
-  const servicesBack = await ensureUnquiesced(ctx, run, backups, outcome);
+  const servicesBack = await ensureUnquiesced(ctx, run, backups, outcome, signal);
 
   const imaged: Backup[] = [];
+  const hostOf = (b: Backup) => hosts.find((h) => h.name === b.node)!;
+  // An image nothing will transfer does not stay on its node.
+  const notTransferred = async (b: Backup) => {
+    failBackup(ctx, b, `run ${stopped()} before the backup was transferred`);
+    await discardImage(ctx, run.id, b, hostOf(b));
+  };
   for (const b of backups) {
     const failure = outcome.failures[b.node] ?? null;
     if (failure) failBackup(ctx, b, failure);
-    else if (stopped()) failBackup(ctx, b, `run ${stopped()} before the backup was transferred`);
+    else if (stopped()) await notTransferred(b);
     else imaged.push(b);
   }
 
@@ -72,13 +78,9 @@ export async function executeBackupRun(
   await Promise.all(
     imaged.map((b) =>
       slot(async () => {
-        if (stopped()) {
-          failBackup(ctx, b, `run ${stopped()} before the backup was transferred`);
-          return;
-        }
-        const host = hosts.find((h) => h.name === b.node)!;
+        if (stopped()) return notTransferred(b);
         try {
-          await storeBackup(ctx, run, b, host, signal);
+          await storeBackup(ctx, run, b, hostOf(b), signal);
         } catch (err) {
           failBackup(ctx, b, (err as Error).message);
           await removeStoredBackup(ctx.storage, b).catch((e: Error) =>
@@ -115,12 +117,20 @@ export async function executeBackupRun(
  * failed, an explicit unquiesce pass makes sure, before anything else happens. If quiesce never
  * began (preflight failed), nothing was stopped and there is nothing to restart.
  */
-async function ensureUnquiesced(ctx: BackupContext, run: Run, backups: Backup[], outcome: ImagingOutcome): Promise<boolean> {
+async function ensureUnquiesced(
+  ctx: BackupContext,
+  run: Run,
+  backups: Backup[],
+  outcome: ImagingOutcome,
+  signal: AbortSignal,
+): Promise<boolean> {
   if (outcome.clean || !outcome.quiesceStarted) {
     ctx.records.runs.update(run.id, { quiesceOpen: false });
     return true;
   }
-  return unquiesceRun(ctx, run, backups);
+  // A stopped run transfers nothing; otherwise the hosts that imaged well keep their images.
+  const discard = backups.filter((b) => signal.aborted || outcome.failures[b.node] !== null).map((b) => b.id);
+  return unquiesceRun(ctx, run, backups, discard);
 }
 
 async function storeBackup(ctx: BackupContext, run: Run, backup: Backup, host: TargetHost, signal: AbortSignal): Promise<void> {
@@ -175,13 +185,39 @@ async function storeBackup(ctx: BackupContext, run: Run, backup: Backup, host: T
     });
   } finally {
     if (session) {
-      const rm = await session.exec(`rm -rf -- ${shellQuote(staging)}`).catch((e: Error) => ({ code: 1, stderr: e.message }));
-      if (rm.code !== 0)
-        ctx.journal.record(run.id, 'cleanup', `staging dir not removed: ${rm.stderr}`, { level: 'warn', host: host.name });
-      else ctx.journal.record(run.id, 'cleanup', `staging dir ${staging} removed`, { host: host.name });
+      await removeImage(ctx, run.id, session, host, staging);
       session.close();
     }
   }
+}
+
+/** Removes a backup's staged image from its node, over a session of its own. */
+async function discardImage(ctx: BackupContext, runId: string, backup: Backup, host: TargetHost): Promise<void> {
+  const staging = ctx.agent.imageDir(backup.id);
+  const session = await ctx.nodes.open(host).catch((err: Error) => {
+    ctx.journal.record(runId, 'cleanup', `staging dir ${staging} not removed: ${err.message}`, {
+      level: 'warn',
+      host: host.name,
+    });
+    return null;
+  });
+  if (!session) return;
+  await removeImage(ctx, runId, session, host, staging);
+  session.close();
+}
+
+/** A failed removal is an event naming the path, never silent. */
+async function removeImage(
+  ctx: BackupContext,
+  runId: string,
+  session: NodeSession,
+  host: TargetHost,
+  staging: string,
+): Promise<void> {
+  const rm = await session.exec(`rm -rf -- ${shellQuote(staging)}`).catch((e: Error) => ({ code: 1, stderr: e.message }));
+  if (rm.code !== 0)
+    ctx.journal.record(runId, 'cleanup', `staging dir ${staging} not removed: ${rm.stderr}`, { level: 'warn', host: host.name });
+  else ctx.journal.record(runId, 'cleanup', `staging dir ${staging} removed`, { host: host.name });
 }
 
 /** The node's MACs and Ironic UUID, from its manifest: what a restore needs to PXE-boot it. */

@@ -38,7 +38,15 @@ export async function recoverDeadRuns(ctx: BackupContext, partial: Backup[]): Pr
       ctx.journal.record(b.runId, 'recovery', `partial objects of ${b.id} not removed: ${err.message}`, { level: 'warn' }),
     );
   }
-  for (const run of ctx.records.runs.unfinished()) {
-    if (run.quiesceOpen) await unquiesceRun(ctx, run, ctx.records.backups.ofRun(run.id));
+  // Runs closed at this start, and runs whose services may still be stopped: the agent restarts
+  // services and removes what each left on its nodes (images nothing will transfer included).
+  const closed = new Set(partial.map((b) => b.runId));
+  for (const run of ctx.records.runs.unfinished()) closed.add(run.id);
+  for (const id of closed) {
+    const run = ctx.records.runs.get(id)!;
+    if (run.kind !== 'backup') continue;
+    const backups = ctx.records.backups.ofRun(id);
+    const discard = backups.filter((b) => b.state !== 'available').map((b) => b.id);
+    await unquiesceRun(ctx, run, backups, discard);
   }
 }

@@ -48,8 +48,10 @@ describe('a backup run', () => {
       ['ctl1', 'failed'],
       ['ctl2', 'available'],
     ]);
-    // A failed host means the agent did not end clean: services are made sure of.
-    expect(core.agent.calls.map((c) => c.call)).toEqual(['image', 'unquiesce']);
+    // A failed host means the agent did not end clean: services are made sure of, and the failed
+    // host's image (nothing will transfer it) is discarded, while the others are transferred.
+    const ctl1 = backups.find((b) => b.node === 'ctl1')!;
+    expect(core.agent.calls[1]).toMatchObject({ call: 'unquiesce', discard: [ctl1.id] });
   });
 
   test('when services may still be stopped the run says so and stays open for the next start', async () => {
@@ -92,7 +94,23 @@ describe('a backup run', () => {
     const { run, backups } = await settle(started.run.id);
     expect(run).toMatchObject({ state: 'cancelled', error: 'run cancelled' });
     expect(backups.every((b) => b.state === 'failed' && b.error === 'playbook cancelled')).toBe(true);
-    expect(core.agent.calls.map((c) => c.call)).toEqual(['image', 'unquiesce']);
+    expect(core.agent.calls[1]).toMatchObject({ call: 'unquiesce', discard: backups.map((b) => b.id) });
+  });
+
+  test('a run stopped after imaging, before its transfers, leaves no image on any node', async () => {
+    core = memoryCore();
+    // The stop lands once the agent has staged every image and ended clean.
+    const image = core.agent.image.bind(core.agent);
+    core.agent.image = async (req) => {
+      const outcome = await image(req);
+      core.live.stop(req.run.id, 'cancelled');
+      return outcome;
+    };
+    const started = await backup();
+    const { run, backups } = await settle(started.run.id);
+    expect(run.state).toBe('cancelled');
+    expect(backups.every((b) => b.error === 'run cancelled before the backup was transferred')).toBe(true);
+    for (const b of backups) expect([...(core.nodes.files.get(b.node)?.keys() ?? [])]).toEqual([]);
   });
 
   test('a bug in a run still ends its records true: failed, its backups failed, its nodes free', async () => {
