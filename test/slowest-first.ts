@@ -12,6 +12,7 @@ const SLOWEST = [
   'test/ansible/backup.lab.test.ts',
   'test/integration/backup-undercloud.lab.test.ts',
   'test/ansible/rolling.lab.test.ts',
+  'test/integration/crash-soak.lab.test.ts',
 ];
 
 export default class SlowestFirst extends BaseSequencer {
