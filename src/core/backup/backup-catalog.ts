@@ -2,6 +2,7 @@ import type { BackupContext } from '../context.ts';
 import { notFound, RearguardError } from '../errors.ts';
 import type { Backup, BackupFilter, Page } from '../model.ts';
 import { markDeleting } from '../runs/backup-lifecycle.ts';
+import { isLiveBackup } from '../runs/transitions.ts';
 import { removeStoredBackup } from './stored-backup.ts';
 
 /** Reading and deleting backup records. The records are the truth; storage is not scanned to find backups. */
@@ -36,7 +37,7 @@ export function lastBackup(ctx: BackupContext, filter: Omit<BackupFilter, 'state
 export async function deleteBackup(ctx: BackupContext, id: string): Promise<void> {
   const backup = ctx.records.transaction(() => {
     const b = getBackup(ctx, id);
-    if (b.state === 'pending' || b.state === 'transferring') {
+    if (isLiveBackup(b.state)) {
       throw new RearguardError('conflict', `backup ${id} is still being made by run ${b.runId}`, { run_id: b.runId });
     }
     if (ctx.records.restores.liveForBackup(id)) {

@@ -1,6 +1,7 @@
 import type { RecordsContext } from '../context.ts';
 import { restorePhases, type Restore, type RestorePhase } from '../model.ts';
 import type { BootFetch, RestoreFileTarget } from '../ports.ts';
+import { isLiveRestore } from '../runs/transitions.ts';
 
 /** What the rescue system reports back to the daemon while it restores a node. */
 export const rescueReports = ['rescue_booted', 'archive_fetched', 'recovered', 'recover_failed'] as const;
@@ -115,7 +116,7 @@ export class RestoreProgress {
 
   private live(restoreId: string): Restore | undefined {
     const r = this.ctx.records.restores.get(restoreId);
-    return r && (r.state === 'queued' || r.state === 'running') ? r : undefined;
+    return r && isLiveRestore(r.state) ? r : undefined;
   }
 
   private notify(restoreId: string): void {

@@ -1,5 +1,5 @@
-import type { Backup, RestorePhase, RestoreState, Run, RunState } from '../model.ts';
-import { liveBackupStates, restoreTransitions, runTransitions, sourcesOf } from './transitions.ts';
+import type { RestorePhase, RestoreState, Run, RunState } from '../model.ts';
+import { isLiveBackup, restoreTransitions, runTransitions, sourcesOf } from './transitions.ts';
 import { failBackup } from './backup-lifecycle.ts';
 import type { RecordsContext } from '../context.ts';
 
@@ -38,7 +38,10 @@ export function finishRun(
   const ended = ctx.records.transaction(() => {
     const patch = { error, finishedAt: now, leaseOwner: null, leaseExpiresAt: null };
     if (!ctx.records.runs.transition(runId, sourcesOf(runTransitions, state), state, patch, ctx.instanceId)) return null;
-    const unfinished = ctx.records.backups.ofRun(runId).filter((b) => (liveBackupStates as readonly string[]).includes(b.state));
+    // The run's end, just written, is the authority over its backups: its lease is released.
+    for (const b of ctx.records.backups.ofRun(runId)) {
+      if (isLiveBackup(b.state)) failBackup(ctx, b, error ?? `run ${state}`, { owned: false });
+    }
     const restore = ctx.records.restores.byRun(runId);
     if (restore) {
       const ends: RestoreState = state === 'partially_failed' ? 'failed' : state;
@@ -50,10 +53,9 @@ export function finishRun(
       });
     }
     ctx.records.nodeLocks.release(runId);
-    return { unfinished, restore };
+    return { restore };
   });
   if (!ended) return false;
-  for (const b of ended.unfinished) failUnfinished(ctx, b, error ?? `run ${state}`);
   ctx.journal.record(runId, 'run', `${ended.restore ? 'restore' : 'run'} ${state}${error ? `: ${error}` : ''}`, {
     level: state === 'succeeded' ? 'info' : 'error',
     host: ended.restore?.node ?? null,
@@ -67,14 +69,4 @@ export function finishRun(
  */
 export function claimRun(ctx: RecordsContext, run: Pick<Run, 'id' | 'leaseOwner'>): boolean {
   return ctx.records.runs.claim(run.id, run.leaseOwner, ctx.instanceId, ctx.clock.now() + ctx.leaseMs);
-}
-
-/** A run ends with no backup left being made: one its executor did not settle fails with the run. */
-function failUnfinished(ctx: RecordsContext, backup: Backup, error: string): void {
-  // The run's end, just written, is the authority: its lease is released by then.
-  if (failBackup(ctx, backup, error, { owned: false })) return;
-  ctx.journal.record(backup.runId, 'run', `backup ${backup.id} had already ended when its run did`, {
-    level: 'warn',
-    host: backup.node,
-  });
 }

@@ -1,7 +1,7 @@
 import type { BackupContext } from '../context.ts';
 import type { Backup } from '../model.ts';
 import { claimRun, finishRun } from './run-lifecycle.ts';
-import { isLive, liveBackupStates } from './transitions.ts';
+import { isLive, isLiveBackup } from './transitions.ts';
 import { removeStoredBackup } from '../backup/stored-backup.ts';
 import { unquiesceRun } from '../backup/unquiesce.ts';
 
@@ -16,7 +16,7 @@ export function closeDeadRuns(ctx: BackupContext): Backup[] {
     // The instance lock says the run's owner is dead (it died holding it), so its lease need not
     // lapse first; the claim still settles a race with any other recoverer.
     if (!isLive(run.state) || !claimRun(ctx, run)) continue;
-    partial.push(...ctx.records.backups.ofRun(run.id).filter((b) => (liveBackupStates as readonly string[]).includes(b.state)));
+    partial.push(...ctx.records.backups.ofRun(run.id).filter((b) => isLiveBackup(b.state)));
     const lease = run.leaseExpiresAt ? ` (its lease expired ${new Date(run.leaseExpiresAt).toISOString()})` : '';
     const noun = run.kind === 'restore' ? 'restore' : 'run';
     const after = run.kind === 'restore' ? '; its boot configs were removed at the next start' : '';

@@ -40,6 +40,15 @@ export function isLive(state: RunState): boolean {
   return (liveRunStates as readonly RunState[]).includes(state);
 }
 
+/** Still being made: pending or transferring. */
+export function isLiveBackup(state: BackupState): boolean {
+  return (liveBackupStates as readonly BackupState[]).includes(state);
+}
+
+export function isLiveRestore(state: RestoreState): boolean {
+  return (liveRestoreStates as readonly RestoreState[]).includes(state);
+}
+
 export function canTransition<S extends string>(table: TransitionTable<S>, from: S, to: S): boolean {
   return table[from].includes(to);
 }
