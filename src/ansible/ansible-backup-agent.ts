@@ -3,7 +3,7 @@ import type { Run } from '../core/model.ts';
 import type { BackupAgent, ImageRequest, ImagingOutcome, Logger, UnquiesceRequest } from '../core/ports.ts';
 import { agentEvents } from './agent-events.ts';
 import { backupVars, type BackupSettings } from './backup-vars.ts';
-import { ImagingRecord } from './imaging-outcome.ts';
+import { ImagingRecord, playbookEnd } from './imaging-outcome.ts';
 import { runPlaybook, type PlaybookResult } from './playbook-run.ts';
 import type { PlaybookEvent } from './events.ts';
 
@@ -46,10 +46,7 @@ export class AnsibleBackupAgent implements BackupAgent {
     const result = await this.play('unquiesce.yml', req.run, vars, undefined, agentEvents(req.onEvent, 'unquiesce'));
     if (result.exitCode === 0 && !result.cancelled) return { ok: true, failure: null };
     const why = result.failures.map((f) => `${f.host}: ${f.message}`).join('; ');
-    return {
-      ok: false,
-      failure: why || `ansible-playbook exit ${result.exitCode}${result.stderrTail ? `: ${result.stderrTail.slice(-500)}` : ''}`,
-    };
+    return { ok: false, failure: why || playbookEnd(result) };
   }
 
   private play(

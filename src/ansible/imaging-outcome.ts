@@ -12,6 +12,12 @@ interface HostFailure {
 /** How much of ansible's stderr explains a playbook that ended before any task failed. */
 const STDERR_IN_REASON = 500;
 
+/** `ansible-playbook ended (exit N)<how>`, then the end of what ansible said on stderr, if anything. */
+export function playbookEnd(result: PlaybookResult, how = ''): string {
+  const said = result.stderrTail.trim().slice(-STDERR_IN_REASON);
+  return `ansible-playbook ended (exit ${result.exitCode})${how}${said ? `: ${said}` : ''}`;
+}
+
 /**
  * What a backup playbook did to each host, read from its event stream: where a host first failed
  * (the cause, not the consequences a rescue or a later play adds), which hosts got through the
@@ -64,7 +70,6 @@ export class ImagingRecord {
       return `not started: preflight failed on ${preflight.host} (${preflight.task}: ${preflight.message}); nothing was stopped on any host`;
     const first = this.failures.values().next().value;
     if (first) return `not backed up: the playbook stopped after ${first.host} failed (${first.task}: ${first.message})`;
-    const said = result.stderrTail.trim().slice(-STDERR_IN_REASON);
-    return `ansible-playbook ended (exit ${result.exitCode}) without imaging this host${said ? `: ${said}` : ''}`;
+    return playbookEnd(result, ' without imaging this host');
   }
 }

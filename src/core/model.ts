@@ -17,7 +17,6 @@ export interface RunParamsByKind {
   cleanup: Record<string, never>;
   verify: Record<string, never>;
 }
-export type RunParams = RunParamsByKind[RunKind];
 
 /** A run; `kind` says what its `params` hold (`if (run.kind === 'backup') run.params.stopAll`). */
 export type Run = { [K in RunKind]: RunFields & { kind: K; params: RunParamsByKind[K] } }[RunKind];
