@@ -7,7 +7,7 @@
  *    node's share of that serial run.
  * Run as root: node --import tsx bench/overcloud-backup.ts   (a few minutes; not part of npm test)
  */
-import { DEFAULT_STAGING_DIR, startLab, type LabNode } from '../test/harness/lab.ts';
+import { labDaemonConfig, startLab, type LabNode } from '../test/harness/lab.ts';
 import { mariadbRunning } from '../test/harness/mariadb.ts';
 import { labRearSettings } from '../test/harness/rear.ts';
 import { startTestDaemon, waitForRun, Workspace } from '../test/harness/test-daemon.ts';
@@ -49,16 +49,7 @@ async function main(): Promise<void> {
   const ws = new Workspace();
   let daemon: Awaited<ReturnType<typeof startTestDaemon>> | undefined;
   try {
-    daemon = await startTestDaemon(ws, {
-      inventory: lab.inventoryFile,
-      ansible: {},
-      backup: {
-        stagingDir: DEFAULT_STAGING_DIR,
-        services: ['mariadb'],
-        serviceManager: 'sysvinit',
-        rear: await labRearSettings(lab.nodes[0]!),
-      },
-    });
+    daemon = await startTestDaemon(ws, labDaemonConfig(lab.inventoryFile, await labRearSettings(lab.nodes[0]!)));
     const parallel = await measure(daemon, lab.nodes, 'yes');
     const serial = await measure(daemon, lab.nodes, 'no');
     if (parallel.state !== 'succeeded' || serial.state !== 'succeeded') {

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { killGroup, spawnDaemon, waitReady, type DaemonProcess } from './daemon-process.ts';
-import { DEFAULT_STAGING_DIR, startLab, type Lab } from './lab.ts';
+import { labDaemonConfig, startLab, type Lab } from './lab.ts';
 import { nodeLeftovers, type Leftover } from './node-leftovers.ts';
 import { labRearSettings } from './rear.ts';
 import { recordLeftovers } from './record-leftovers.ts';
@@ -148,14 +148,7 @@ export async function runSoak(opts: { seed: number; runs: number; log: (line: st
   const ws = new Workspace();
   const env = {
     REARGUARD_CONFIG: ws.writeConfig({
-      inventory: lab.inventoryFile,
-      ansible: {},
-      backup: {
-        stagingDir: DEFAULT_STAGING_DIR,
-        services: ['mariadb'],
-        serviceManager: 'sysvinit',
-        rear: await labRearSettings(lab.nodes[0]!),
-      },
+      ...labDaemonConfig(lab.inventoryFile, await labRearSettings(lab.nodes[0]!)),
       // Nothing boots in the lab: a restore's power-on does nothing and its boot phase times out.
       power: { driver: 'command', command: { network: ['true'] } },
       restore: { bootTimeoutSeconds: 5, rescueTimeoutSeconds: 5, recoverTimeoutSeconds: 5 },

@@ -39,6 +39,22 @@ export interface StartLabOptions {
 export const DEFAULT_STAGING_DIR = '/var/lib/rearguard/staging';
 
 /**
+ * The daemon config that backs up own-root lab nodes for real: their inventory, MariaDB stopped
+ * by sysvinit while ReaR (with the lab's `rear` settings, see labRearSettings) images them.
+ */
+export function labDaemonConfig(
+  inventory: string,
+  rear: Record<string, string | string[]>,
+  backup: Record<string, unknown> = {},
+): Record<string, unknown> {
+  return {
+    inventory,
+    ansible: {},
+    backup: { stagingDir: DEFAULT_STAGING_DIR, services: ['mariadb'], serviceManager: 'sysvinit', rear, ...backup },
+  };
+}
+
+/**
  * Starts real test nodes: sshd in its own network namespace on a lab bridge, optionally in its
  * own Debian tree with MariaDB running. Everything it starts is a child of this process and goes
  * away with stop(), which must be called even when a test fails (afterAll).

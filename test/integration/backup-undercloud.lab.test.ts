@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { DEFAULT_STAGING_DIR, startLab, type Lab, type LabNode } from '../harness/lab.ts';
+import { labDaemonConfig, startLab, type Lab, type LabNode } from '../harness/lab.ts';
 import { mariadbRunning, writeTestRow } from '../harness/mariadb.ts';
 import { labRearSettings } from '../harness/rear.ts';
 import { startTestDaemon, waitForRun, Workspace } from '../harness/test-daemon.ts';
@@ -32,17 +32,7 @@ afterAll(async () => {
 async function daemonFor(backup: Record<string, unknown> = {}) {
   const ws = new Workspace();
   workspaces.push(ws);
-  const d = await startTestDaemon(ws, {
-    inventory: lab.inventoryFile,
-    ansible: {},
-    backup: {
-      stagingDir: DEFAULT_STAGING_DIR,
-      services: ['mariadb'],
-      serviceManager: 'sysvinit',
-      rear: await labRearSettings(node),
-      ...backup,
-    },
-  });
+  const d = await startTestDaemon(ws, labDaemonConfig(lab.inventoryFile, await labRearSettings(node), backup));
   daemons.push(d);
   return { ws, d };
 }

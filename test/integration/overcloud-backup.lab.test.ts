@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { killGroup, spawnDaemon, waitReady, type DaemonProcess } from '../harness/daemon-process.ts';
-import { DEFAULT_STAGING_DIR, startLab, type Lab, type LabNode } from '../harness/lab.ts';
+import { labDaemonConfig, startLab, type Lab, type LabNode } from '../harness/lab.ts';
 import { mariadbRunning, writeTestRow } from '../harness/mariadb.ts';
 import { labRearSettings } from '../harness/rear.ts';
 import { client, startTestDaemon, waitForRun, Workspace, type Client } from '../harness/test-daemon.ts';
@@ -53,13 +53,7 @@ async function inventory(name: string, hostVars: Record<string, string> = {}, ex
   return file;
 }
 
-function daemonConfig(inventoryFile: string): Record<string, unknown> {
-  return {
-    inventory: inventoryFile,
-    ansible: {},
-    backup: { stagingDir: DEFAULT_STAGING_DIR, services: ['mariadb'], serviceManager: 'sysvinit', rear },
-  };
-}
+const daemonConfig = (inventoryFile: string) => labDaemonConfig(inventoryFile, rear);
 
 async function daemonFor(inventoryFile: string) {
   const ws = new Workspace();
