@@ -152,7 +152,10 @@ export const configSchema = z.strictObject({
     .prefault({}),
   restore: z
     .strictObject({
-      /** Per phase: power-on until the initrd is fetched, until the rescue system reports, until recover ends. */
+      /**
+       * Per phase: power-on until the initrd is fetched, until the rescue system reports, until recover ends, until the
+       * node answers over ssh from its restored disk (ReaR waits 30 s before its reboot; a server's firmware takes minutes).
+       */
       bootTimeoutSeconds: z.number().int().min(5).default(900),
       rescueTimeoutSeconds: z.number().int().min(5).default(900),
       recoverTimeoutSeconds: z
@@ -160,6 +163,7 @@ export const configSchema = z.strictObject({
         .int()
         .min(5)
         .default(4 * 3600),
+      diskBootTimeoutSeconds: z.number().int().min(5).default(1200),
     })
     .prefault({}),
   runs: z

@@ -62,7 +62,9 @@ export function coreContext(config: Config, log: Log, records: Records): { ctx: 
         boot: config.restore.bootTimeoutSeconds * 1000,
         rescue: config.restore.rescueTimeoutSeconds * 1000,
         recover: config.restore.recoverTimeoutSeconds * 1000,
+        diskBoot: config.restore.diskBootTimeoutSeconds * 1000,
       },
+      diskBootPollMs: 5000,
     },
   };
   return { ctx, inventoryFile };

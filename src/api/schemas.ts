@@ -132,6 +132,10 @@ export const manifestSchema = z
       .nullable()
       .openapi({ description: 'How the stored artefacts are encrypted (decrypt with `age -d -i <identity>`); null if not.' }),
     artefacts: z.array(artefactSchema),
+    disks: z
+      .array(z.object({ device: z.string(), bytes: z.number().int() }))
+      .optional()
+      .openapi({ description: 'The disks of the node’s ReaR layout: a restore target needs disks at least this large.' }),
   })
   .openapi('BackupManifest');
 

@@ -39,6 +39,19 @@ export function renderBootConfigs(spec: RestoreBootSpec): Map<string, string> {
   return files;
 }
 
+/** The per-MAC boot configs that send a recovered node on to its own disk. */
+export function renderLocalBootConfigs(restoreId: string, node: string, macs: string[]): Map<string, string> {
+  const values = { restore_id: restoreId, node };
+  const files = new Map<string, string>();
+  for (const mac of macs) {
+    const paths = bootConfigPaths(mac);
+    files.set(paths.pxelinux, render('local.pxelinux.cfg', values));
+    files.set(paths.grub, render('local.grub.cfg', values));
+    files.set(paths.ipxe, render('local.ipxe', values));
+  }
+  return files;
+}
+
 /** The script iPXE firmware is pointed at: it chains to the node's own script, if one is staged. */
 export const renderChainScript = (httpUrl: string) => render('chain.ipxe', { http: httpUrl.replace(/\/+$/, '') });
 

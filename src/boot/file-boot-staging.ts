@@ -2,7 +2,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BootStaging, RestoreBootSpec } from '../core/ports.ts';
-import { renderBootConfigs, renderRescueOverlay } from './boot-configs.ts';
+import { renderBootConfigs, renderLocalBootConfigs, renderRescueOverlay } from './boot-configs.ts';
 import { bootConfigPaths, bootPath, isStagedEntry, restoreDir, stagedFile } from './boot-root.ts';
 import { writeWholeFile } from './whole-file.ts';
 
@@ -26,6 +26,12 @@ export class FileBootStaging implements BootStaging {
     await writeWholeFile(join(this.root, overlay), renderRescueOverlay(spec));
     // Configs last: once one exists, the node may boot, and everything it points at is there.
     for (const [path, text] of renderBootConfigs(spec)) await writeWholeFile(join(this.root, path), Buffer.from(text));
+  }
+
+  async bootLocal(restoreId: string, node: string, macs: string[]): Promise<void> {
+    for (const [path, text] of renderLocalBootConfigs(restoreId, node, macs)) {
+      await writeWholeFile(join(this.root, path), Buffer.from(text));
+    }
   }
 
   async remove(restoreId: string, macs: string[]): Promise<void> {

@@ -18,8 +18,10 @@ export interface RestoreSettings {
   /** How booting nodes and their rescue system reach this daemon's HTTP server. */
   httpUrl: string;
   kernelArgs: string;
-  /** Per phase: power-on to initrd fetched, to rescue booted, to recover finished. */
-  timeoutsMs: { boot: number; rescue: number; recover: number };
+  /** Per phase: power-on to initrd fetched, to rescue booted, to recover finished, to the node answering from its own disk. */
+  timeoutsMs: { boot: number; rescue: number; recover: number; diskBoot: number };
+  /** How often to try the restored node's sshd while it boots from its disk. */
+  diskBootPollMs: number;
 }
 
 /** What every use case that reads or writes records gets: the records, their journal, the time, and who this daemon is. */
@@ -58,6 +60,8 @@ export interface RestoreContext extends RecordsContext, TargetsContext {
   agent: Pick<BackupAgent, 'imageDir'>;
   boot: BootStaging;
   power: PowerDriver;
+  /** Reaches the restored node to prove it booted from its disk with its own host key. */
+  nodes: NodeAccess;
   restore: RestoreSettings;
 }
 

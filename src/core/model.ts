@@ -94,6 +94,13 @@ export interface BackupManifest {
   /** Null when the artefacts are stored as the node made them. */
   encryption: EncryptionInfo | null;
   artefacts: Artefact[];
+  /** The disks of the node's ReaR layout; absent on backups taken before layouts were recorded. */
+  disks?: LayoutDisk[];
+}
+
+export interface LayoutDisk {
+  device: string;
+  bytes: number;
 }
 
 export interface Backup {
@@ -136,6 +143,7 @@ export const restorePhases = [
   'rescue_booted',
   'archive_fetched',
   'recovered',
+  'booted_from_disk',
   'cleaned_up',
 ] as const;
 export type RestorePhase = (typeof restorePhases)[number];

@@ -323,6 +323,8 @@ export interface BootStaging {
   writeFile(restoreId: string, name: string, body: Readable): Promise<number>;
   /** Renders the per-MAC boot configs (pxelinux, grub, iPXE) and the rescue overlay; the node can boot once this resolves. */
   publish(spec: RestoreBootSpec): Promise<void>;
+  /** Replaces the node's boot configs with ones that boot it from its local disk (once it is recovered). */
+  bootLocal(restoreId: string, node: string, macs: string[]): Promise<void>;
   /** Removes everything staged for the restore; the node no longer finds a boot config. */
   remove(restoreId: string, macs: string[]): Promise<void>;
   /** Removes whatever a dead daemon left staged (at start-up, when no restore is live). */

@@ -30,7 +30,7 @@ const power = (what: string) => ['sh', '-c', `echo "${what} $RG_NODE $RG_MACS $R
 beforeAll(async () => {
   d = await startTestDaemon(ws, {
     power: { driver: 'command', command: { network: power('network'), disk: power('disk') } },
-    restore: { bootTimeoutSeconds: 8, rescueTimeoutSeconds: 30, recoverTimeoutSeconds: 30 },
+    restore: { bootTimeoutSeconds: 8, rescueTimeoutSeconds: 30, recoverTimeoutSeconds: 30, diskBootTimeoutSeconds: 5 },
   });
   const uc = await d.json('POST', '/v1/backup/undercloud', { status: 202 });
   const oc = await d.json('POST', '/v1/backup/overcloud', { status: 202 });
@@ -130,6 +130,7 @@ describe('POST /v1/restore/{id}/{nodeid}', () => {
       'rescue_booted',
       'archive_fetched',
       'recovered',
+      'booted_from_disk',
       'cleaned_up',
     ]);
     expect(readFileSync(powerLog, 'utf8')).toContain('disk undercloud');
@@ -142,11 +143,76 @@ describe('POST /v1/restore/{id}/{nodeid}', () => {
 
     const events = (await d.json('GET', `/v1/runs/${run.id}/events`)).events;
     expect(events.map((e: { phase: string }) => e.phase)).toEqual(
-      expect.arrayContaining(['staged', 'kernel_fetched', 'cleaned_up']),
+      expect.arrayContaining(['staged', 'kernel_fetched', 'booted_from_disk', 'cleaned_up']),
     );
+    // Recovered, the node was sent to its disk, and it was seen there (the local node: the daemon's own host).
+    const onDisk = events
+      .filter((e: { phase: string }) => e.phase === 'booted_from_disk')
+      .map((e: { message: string }) => e.message);
+    expect(onDisk[0]).toBe('command: undercloud set to boot from its disk; its boot configs now boot it locally');
+    expect(onDisk[1]).toMatch(/^undercloud answers from its restored disk \(root .+\) with the host key of undercloud$/);
     expect(events.find((e: { phase: string }) => e.phase === 'kernel_fetched').message).toMatch(
       /^tftp: kernel sent to 127\.0\.0\.1/,
     );
+  });
+
+  test('onto new hardware declared in the inventory (rearguard_macs); a disk too small for the layout is a 409 before anything is powered', async () => {
+    const spareMac = '52:54:00:ab:00:01';
+    ws.setHosts({
+      ...hosts,
+      overcloud: {
+        ...hosts.overcloud,
+        spare: { rearguard_macs: [spareMac.toUpperCase()], rearguard_disk_bytes: 4294967296 },
+        small: { rearguard_macs: '52:54:00:ab:00:02', rearguard_disk_bytes: 1073741824 },
+      },
+    });
+    const powered = readFileSync(powerLog, 'utf8');
+    const small = await d.json('POST', `/v1/restore/${backupId}/small?allow_other_node=true`, { status: 409 });
+    expect(small.detail).toBe(
+      `node small has a disk of 1073741824 bytes (rearguard_disk_bytes), smaller than the 2147483648 bytes of /dev/vda in the layout of backup ${backupId}: ReaR cannot recreate it there`,
+    );
+    expect(small).toMatchObject({ node: 'small', disk_bytes: 1073741824, layout_device: '/dev/vda', layout_bytes: 2147483648 });
+    expect(readFileSync(powerLog, 'utf8')).toBe(powered);
+
+    const { restore } = await d.json('POST', `/v1/restore/${backupId}/spare?allow_other_node=true`, { status: 202 });
+    expect(restore).toMatchObject({ node: 'spare', macs: [spareMac] });
+    await waitForPhase(restore.id, 'power_on');
+    expect(readFileSync(powerLog, 'utf8')).toContain(`network spare ${spareMac}`);
+    await tftpGet(`rearguard/${restore.id}/initrd.cgz`);
+    for (const what of ['rescue_booted', 'recovered'])
+      await fetch(`${d.url}/boot/${restore.id}/report/${what}`, { method: 'POST' });
+    const done = await waitForRestore(restore.id);
+    expect(done).toMatchObject({ state: 'succeeded', node: 'spare' });
+    expect(done.phases.booted_from_disk).toBeDefined();
+    ws.setHosts(hosts);
+  });
+
+  test('a recovered node that never answers from its disk fails the restore in booted_from_disk, saying why', async () => {
+    const silentMac = '52:54:00:ab:00:03';
+    // Nothing listens on port 9 of loopback: every attempt is refused.
+    const silent = { rearguard_macs: [silentMac], ansible_connection: 'ssh', ansible_host: '127.0.0.1', ansible_port: 9 };
+    ws.setHosts({ ...hosts, overcloud: { ...hosts.overcloud, silent } });
+    const { restore } = await d.json('POST', `/v1/restore/${backupId}/silent?allow_other_node=true`, { status: 202 });
+    await waitForPhase(restore.id, 'power_on');
+    await tftpGet(`rearguard/${restore.id}/initrd.cgz`);
+    for (const what of ['rescue_booted', 'recovered'])
+      await fetch(`${d.url}/boot/${restore.id}/report/${what}`, { method: 'POST' });
+    // While it is awaited, the node's configs boot it locally, so that a firmware trying the network first does not loop.
+    const pxelinux = `pxelinux.cfg/01-${silentMac.replaceAll(':', '-')}`;
+    const until = Date.now() + 5000;
+    while (!(await tftpGet(pxelinux))?.toString().includes('LOCALBOOT 0')) {
+      if (Date.now() > until) throw new Error(`${pxelinux} never became a local boot`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(await (await fetch(`${d.url}/boot/ipxe/${silentMac.replaceAll(':', '-')}`)).text()).toMatch(/^exit$/m);
+    const done = await waitForRestore(restore.id);
+    expect(done).toMatchObject({ state: 'failed', failed_phase: 'booted_from_disk' });
+    expect(done.error).toMatch(
+      /^booted_from_disk: 127\.0\.0\.1 did not answer from its restored disk within 5 s \(last: .*ECONNREFUSED.*\)$/,
+    );
+    expect(done.phases.cleaned_up).toBeDefined();
+    expect(await tftpGet(pxelinux)).toBeNull();
+    ws.setHosts(hosts);
   });
 
   test('a node that never fetches its initrd fails the restore in that phase; its configs are removed', async () => {
@@ -297,7 +363,8 @@ describe('GET /v1/restore', () => {
 
     const failed = await d.json('GET', '/v1/restore?state=failed');
     expect(failed.restores.every((r: { state: string }) => r.state === 'failed')).toBe(true);
-    expect(failed.restores.length).toBe(2);
+    // No initrd fetched, recover failed, never back from its disk.
+    expect(failed.restores.length).toBe(3);
     const last = await d.json('GET', '/v1/restore/last?node=undercloud');
     expect(last.id).toBe(all.restores[0].id);
     expect(await d.json('GET', `/v1/restore/${last.id}`)).toEqual(last);

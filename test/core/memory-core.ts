@@ -37,7 +37,7 @@ export function memoryCore(hosts: { undercloud?: string[]; overcloud?: string[] 
     transfer: { concurrentNodes: 2 },
     boot: new FileBootStaging(join(dir, 'boot')),
     power: manualPower,
-    restore: { httpUrl: 'http://127.0.0.1:1', kernelArgs: '', timeoutsMs: { boot: 1000, rescue: 1000, recover: 1000 } },
+    restore: { httpUrl: 'http://127.0.0.1:1', kernelArgs: '', timeoutsMs: { boot: 1000, rescue: 1000, recover: 1000, diskBoot: 1000 }, diskBootPollMs: 50 },
   };
   const live = new LiveRuns(ctx);
   return {

@@ -169,6 +169,7 @@ async function storeBackup(ctx: BackupContext, run: Run, backup: Backup, host: T
       created: nodeManifest.created,
       encryption: ctx.cipher ? { format: ctx.cipher.format, recipients: ctx.cipher.recipients, key_id: ctx.cipher.keyId } : null,
       artefacts: stored,
+      ...(nodeManifest.disks ? { disks: nodeManifest.disks } : {}),
     };
     const manifestBytes = Buffer.from(JSON.stringify(manifest, null, 2));
     await ctx.storage.put(`${prefix}manifest.json`, Readable.from([manifestBytes]), { size: manifestBytes.length });

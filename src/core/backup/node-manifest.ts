@@ -16,6 +16,10 @@ export const nodeManifestSchema = z.object({
       }),
     )
     .min(1),
+  /** The disks of ReaR's layout (`disk` lines of disklayout.conf): what a restore must find room for. */
+  disks: z
+    .array(z.object({ device: z.string().startsWith('/'), bytes: z.number().int().nonnegative() }))
+    .optional(),
 });
 
 export type NodeManifest = z.infer<typeof nodeManifestSchema>;

@@ -3,7 +3,9 @@ import { HashingCounter, VerificationError } from '../backup/artefact-transfer.t
 import type { StopReason } from '../runs/live-runs.ts';
 import type { RestoreContext } from '../context.ts';
 import type { Artefact, Backup, Restore, RestorePhase } from '../model.ts';
-import type { PowerTarget } from '../ports.ts';
+import type { PowerTarget, TargetHost } from '../ports.ts';
+import { awaitNodeOnDisk } from './node-on-disk.ts';
+import { inventoryHost } from './restore-node.ts';
 import { bootArtefacts } from './restore-artefacts.ts';
 import type { RestoreProgress } from './restore-progress.ts';
 import { finishRun, startRun, type EndState } from '../runs/run-lifecycle.ts';
@@ -38,8 +40,10 @@ export async function executeRestoreRun(
   const runId = restore.runId;
   if (!startRun(ctx, runId)) return;
 
-  const target = await powerTarget(ctx, restore);
+  const host = await inventoryHost(ctx, restore.node);
+  const target = powerTarget(ctx, restore, host);
   let powered = false;
+  let onDisk = false;
   let state: EndState = 'succeeded';
   let error: string | null = null;
   let failedPhase: RestorePhase | null = null;
@@ -59,6 +63,11 @@ export async function executeRestoreRun(
     await inPhase('initrd_fetched', () => progress.until(restoreId, 'initrd_fetched', t.boot, signal));
     await inPhase('rescue_booted', () => progress.until(restoreId, 'rescue_booted', t.rescue, signal));
     await inPhase('recovered', () => progress.until(restoreId, 'recovered', t.recover, signal));
+    await inPhase('booted_from_disk', async () => {
+      await sendToDisk(ctx, restore, target);
+      onDisk = true;
+      await provenOnDisk(ctx, progress, restore, backup, host, signal);
+    });
   } catch (err) {
     const stop = signal.aborted ? (signal.reason as StopReason) : null;
     failedPhase = err instanceof PhaseError ? err.phase : 'staged';
@@ -72,7 +81,7 @@ export async function executeRestoreRun(
     }
   }
 
-  await cleanUp(ctx, progress, restore, target, powered);
+  await cleanUp(ctx, progress, restore, target, powered && !onDisk);
   finishRun(ctx, runId, state, error, { failedPhase });
   progress.forget(restoreId);
 }
@@ -154,30 +163,73 @@ export async function openArtefact(
   return ctx.decipher.decrypt(stored);
 }
 
+/**
+ * Once recovered, the node must come back from its disk, the way Ironic does it: its boot configs
+ * now send it to its local disk (in case its firmware still tries the network first) and the power
+ * driver sets its boot device to disk. ReaR's unattended mode reboots the rescue system by itself.
+ */
+async function sendToDisk(ctx: RestoreContext, restore: Restore, target: PowerTarget): Promise<void> {
+  await ctx.boot.bootLocal(restore.id, restore.node, restore.macs);
+  await ctx.power.bootFromDisk(target);
+  ctx.journal.record(
+    restore.runId,
+    'booted_from_disk',
+    `${ctx.power.name}: ${restore.node} set to boot from its disk; its boot configs now boot it locally`,
+    { host: restore.node },
+  );
+}
+
+/**
+ * The restore is done when the node answers from its restored disk with the host key of the node
+ * the backup was taken of (pinned when that node was backed up): onto other hardware too, since the
+ * restored system is that node.
+ */
+async function provenOnDisk(
+  ctx: RestoreContext,
+  progress: RestoreProgress,
+  restore: Restore,
+  backup: Backup,
+  host: TargetHost | undefined,
+  signal: AbortSignal,
+): Promise<void> {
+  if (!host) throw new Error(`node ${restore.node} is in no target's inventory: the daemon cannot reach it to see it boot`);
+  const t = ctx.restore;
+  const found = await awaitNodeOnDisk(
+    ctx.nodes,
+    { ...host, name: backup.node },
+    { timeoutMs: t.timeoutsMs.diskBoot, pollMs: t.diskBootPollMs, now: () => ctx.clock.now() },
+    signal,
+  );
+  progress.reach(
+    restore.id,
+    'booted_from_disk',
+    `${restore.node} answers from its restored disk (root ${found.root}) with the host key of ${backup.node}`,
+    { root: found.root, attempts: found.attempts },
+  );
+}
+
 async function cleanUp(
   ctx: RestoreContext,
   progress: RestoreProgress,
   restore: Restore,
   target: PowerTarget,
-  powered: boolean,
+  diskNotSet: boolean,
 ): Promise<void> {
   const problems: string[] = [];
   await ctx.boot.remove(restore.id, restore.macs).catch((err: Error) => problems.push(`boot files not removed: ${err.message}`));
-  if (powered)
+  if (diskNotSet)
     await ctx.power.bootFromDisk(target).catch((err: Error) => problems.push(`boot device not set back to disk: ${err.message}`));
   for (const p of problems) ctx.journal.record(restore.runId, 'cleanup', p, { level: 'error', host: restore.node });
   if (problems.length === 0) {
     progress.reach(
       restore.id,
       'cleaned_up',
-      `boot configs for ${restore.macs.join(', ')} removed${powered ? '; boot device set back to disk' : ''}`,
+      `boot configs for ${restore.macs.join(', ')} removed${diskNotSet ? '; boot device set back to disk' : ''}`,
     );
   }
 }
 
-async function powerTarget(ctx: RestoreContext, restore: Restore): Promise<PowerTarget> {
+function powerTarget(ctx: RestoreContext, restore: Restore, host: TargetHost | undefined): PowerTarget {
   const known = ctx.records.nodes.find(restore.node);
-  const group = known ? ctx.targets[known.target as keyof typeof ctx.targets]?.group : undefined;
-  const host = group ? (await ctx.inventory.hostsOf(group).catch(() => [])).find((h) => h.name === restore.node) : undefined;
   return { name: restore.node, macs: restore.macs, ironicUuid: known?.ironicUuid ?? null, vars: host?.vars ?? {} };
 }

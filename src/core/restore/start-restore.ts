@@ -3,12 +3,12 @@ import { notFound, RearguardError } from '../errors.ts';
 import { newId } from '../ids.ts';
 import type { LiveRuns } from '../runs/live-runs.ts';
 import type { Backup, Restore, Run } from '../model.ts';
-import type { NodeRecord } from '../ports.ts';
 import { executeRestoreRun } from './restore-run.ts';
 import { newRun } from '../runs/new-run.ts';
 import type { RestoreProgress } from './restore-progress.ts';
 import { bootArtefacts } from './restore-artefacts.ts';
 import { admitRun } from '../runs/admit-run.ts';
+import { checkDiskRoom, resolveRestoreNode, type RestoreNode } from './restore-node.ts';
 
 export interface RestoreRequest {
   backupId: string;
@@ -27,24 +27,36 @@ export interface StartedRestore {
 }
 
 /**
- * Checks everything a restore needs before anything is staged (the backup is usable, the node is
- * known and has MACs, nothing else is live on it), records the restore and its run in one
- * transaction, and starts it.
+ * Resolves the node (its records, then the inventory), answers a repeated Idempotency-Key with the
+ * earlier restore, and otherwise admits a new one.
  */
-export function startRestore(
+export async function startRestore(
   ctx: RestoreContext,
   live: LiveRuns,
   progress: RestoreProgress,
   req: RestoreRequest,
-): StartedRestore {
-  if (req.idempotencyKey) {
-    const earlier = replay(ctx, req);
-    if (earlier) return earlier;
-  }
+): Promise<StartedRestore> {
+  const earlier = req.idempotencyKey ? ctx.records.runs.byIdempotencyKey(req.idempotencyKey) : undefined;
   const backup = ctx.records.backups.get(req.backupId);
-  if (!backup) throw notFound('backup', req.backupId);
+  if (!backup && !earlier) throw notFound('backup', req.backupId);
+  const node = await resolveRestoreNode(ctx, req.nodeId);
+  if (earlier) return replayed(req, node.name, earlier, ctx);
+  return admit(ctx, live, progress, req, backup!, node);
+}
+
+/**
+ * Checks everything a restore needs before anything is staged (the backup is usable, the node has
+ * MACs and room for the layout, nothing else is live on it), then records the restore and its run in one transaction, and starts it.
+ */
+function admit(
+  ctx: RestoreContext,
+  live: LiveRuns,
+  progress: RestoreProgress,
+  req: RestoreRequest,
+  backup: Backup,
+  node: RestoreNode,
+): StartedRestore {
   checkRestorable(ctx, backup);
-  const node = resolveNode(ctx, req.nodeId);
   if (backup.node !== node.name && !req.allowOtherNode) {
     throw new RearguardError(
       'unprocessable',
@@ -55,10 +67,11 @@ export function startRestore(
   if (node.macs.length === 0) {
     throw new RearguardError(
       'unprocessable',
-      `no MAC address is known for node ${node.name}: a verified backup of the node records them`,
+      `no MAC address is known for node ${node.name}: a verified backup of the node records them, or set rearguard_macs in the inventory`,
       { field: 'nodeid' },
     );
   }
+  checkDiskRoom(backup, node);
 
   const run = newRun(ctx, {
     kind: 'restore',
@@ -89,7 +102,7 @@ export function startRestore(
   const { value: outcome } = admitRun(ctx, {
     run,
     nodes: [node.name],
-    replay: (earlier) => replayed(ctx, req, earlier),
+    replay: (earlier) => replayed(req, node.name, earlier, ctx),
     check: () => {
       const current = ctx.records.backups.get(backup.id);
       if (!current) throw notFound('backup', backup.id);
@@ -125,26 +138,10 @@ function checkRestorable(ctx: RestoreContext, backup: Backup): void {
   }
 }
 
-/** A node by name or Ironic UUID, among the nodes the daemon knows. */
-function resolveNode(ctx: RestoreContext, nodeId: string): NodeRecord {
-  const node = ctx.records.nodes.find(nodeId);
-  if (!node) {
-    throw new RearguardError('not_found', `node ${nodeId} is unknown: give a node name or Ironic UUID from GET /v1/nodes`, {
-      field: 'nodeid',
-    });
-  }
-  return node;
-}
-
-function replay(ctx: RestoreContext, req: RestoreRequest): StartedRestore | undefined {
-  const earlier = ctx.records.runs.byIdempotencyKey(req.idempotencyKey!);
-  return earlier ? replayed(ctx, req, earlier) : undefined;
-}
-
 /** What a request repeated with the same Idempotency-Key gets; a different request with that key is refused. */
-function replayed(ctx: RestoreContext, req: RestoreRequest, run: Run): StartedRestore {
+function replayed(req: RestoreRequest, nodeName: string, run: Run, ctx: RestoreContext): StartedRestore {
   const restore = run.kind === 'restore' ? ctx.records.restores.byRun(run.id) : undefined;
-  if (!restore || restore.backupId !== req.backupId || restore.node !== resolveNode(ctx, req.nodeId).name) {
+  if (!restore || restore.backupId !== req.backupId || restore.node !== nodeName) {
     throw new RearguardError('unprocessable', 'this Idempotency-Key was already used for a different request', {
       field: 'Idempotency-Key',
       run_id: run.id,

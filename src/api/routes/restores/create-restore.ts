@@ -43,9 +43,9 @@ const route = createRoute({
 });
 
 export function registerCreateRestore(api: Api, { ctx, live, progress }: ApiDeps) {
-  api.openapi(route, (c) => {
+  api.openapi(route, async (c) => {
     const { id, nodeid } = c.req.valid('param');
-    const started = startRestore(ctx, live, progress, {
+    const started = await startRestore(ctx, live, progress, {
       backupId: id,
       nodeId: nodeid,
       allowOtherNode: c.req.valid('query').allow_other_node === 'true',
