@@ -134,7 +134,7 @@ export const configSchema = z.strictObject({
     .prefault({}),
   power: z
     .strictObject({
-      driver: z.enum(['manual', 'command', 'ipmi', 'ironic']).default('manual'),
+      driver: z.enum(['manual', 'command', 'ipmi', 'ironic', 'qemu']).default('manual'),
       command: z
         .strictObject({ network: z.array(z.string().min(1)).min(1), disk: z.array(z.string().min(1)).min(1).optional() })
         .optional(),

@@ -4,6 +4,7 @@ import { commandPower } from './command-power.ts';
 import { ipmiPower } from './ipmi-power.ts';
 import { ironicPower } from './ironic-power.ts';
 import { manualPower } from './manual-power.ts';
+import { qemuPower } from './qemu-power.ts';
 
 /** The power driver the config names. */
 export function openPower(power: Config['power']): PowerDriver {
@@ -16,5 +17,7 @@ export function openPower(power: Config['power']): PowerDriver {
       return ipmiPower(power.ipmi!);
     case 'ironic':
       return ironicPower(power.ironic.env);
+    case 'qemu':
+      return qemuPower;
   }
 }
