@@ -7,6 +7,6 @@
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install.sh
-scripts/apt-install.sh openssh-server iproute2 debootstrap util-linux file age tftp-hpa atftp qemu-system-x86 ipxe-qemu dnsmasq-base
+scripts/apt-install.sh openssh-server iproute2 debootstrap util-linux file age tftp-hpa atftp qemu-system-x86 ipxe-qemu qemu-utils dnsmasq-base
 # shellcheck disable=SC2046
 scripts/apt-install.sh $(grep -v '^#' scripts/swift-packages.txt)

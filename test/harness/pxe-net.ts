@@ -41,6 +41,8 @@ export type BootPath =
 
 export interface Dhcp {
   stop(): Promise<void>;
+  /** The address the MAC given to startDhcp gets (net.vmAddress unless fixedAddress gave it another). */
+  address?: string;
   /** dnsmasq's output so far (log-dhcp: every request, option and lease). */
   log(): string;
   /** Resolves with the log once `pattern` appears (e.g. /DHCPACK.* 10\.214\./); rejects after timeoutMs. */
@@ -60,6 +62,44 @@ const ip = (...args: string[]) => execa('ip', args, { env: PXE_ENV });
 
 /** Stoppers of the processes and links started on each net, run by its stop(). */
 const owned = new WeakMap<PxeNet, Set<() => Promise<void>>>();
+
+/** Fixed DHCP addresses per net (MAC, lower case -> address), and its running dnsmasqs. */
+const fixed = new WeakMap<PxeNet, Map<string, string>>();
+const dhcpServers = new WeakMap<PxeNet, Set<NetChild>>();
+const HOSTS_FILE = 'dhcp-hosts';
+
+/**
+ * The fixed address DHCP gives this MAC on this net, assigned on first ask: net.vmAddress for the
+ * MAC given to startDhcp (unless it was asked for here before), .11, .12, … for the others (the
+ * dynamic range is .100–.200). Written to the hosts file every dnsmasq of the net reads
+ * (re-read on SIGHUP, sent here): it may be called before or after startDhcp.
+ */
+export async function fixedAddress(net: PxeNet, mac: string, prefer?: string): Promise<string> {
+  const key = mac.toLowerCase();
+  if (!/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/.test(key)) throw new Error(`not a MAC address: ${mac}`);
+  let map = fixed.get(net);
+  if (!map) fixed.set(net, (map = new Map()));
+  const known = map.get(key);
+  if (known) return known;
+  const taken = new Set(map.values());
+  const prefix = net.hostAddress.slice(0, net.hostAddress.lastIndexOf('.'));
+  let address = prefer !== undefined && !taken.has(prefer) ? prefer : undefined;
+  for (let host = 11; address === undefined && host < 100; host++) {
+    if (!taken.has(`${prefix}.${host}`)) address = `${prefix}.${host}`;
+  }
+  if (address === undefined) throw new Error(`no fixed address left on ${net.netns}`);
+  map.set(key, address);
+  await writeHostsFile(net);
+  for (const server of dhcpServers.get(net) ?? []) server.signal('SIGHUP');
+  return address;
+}
+
+async function writeHostsFile(net: PxeNet): Promise<void> {
+  const lines = [...(fixed.get(net) ?? new Map<string, string>())].map(([mac, address]) => `${mac},${address},1h\n`);
+  const file = join(net.dir, HOSTS_FILE);
+  await writeFile(`${file}.tmp`, lines.join(''));
+  await rename(`${file}.tmp`, file);
+}
 
 /** Registers something to tear down with the net (before its namespace goes); returns the unregister function. */
 export function ownedByNet(net: PxeNet, stop: () => Promise<void>): () => void {
@@ -254,6 +294,8 @@ export interface NetChild {
   onOutput(listener: (chunk: string, stream: 'stdout' | 'stderr') => void): () => void;
   exited: Promise<{ exitCode?: number; signal?: string }>;
   hasExited(): boolean;
+  /** Sends a signal to the child (nothing once it exited). */
+  signal(sig: NodeJS.Signals): void;
   /** SIGTERM, SIGKILL after graceMs, and waits for the exit. Safe to call twice. */
   kill(graceMs?: number): Promise<void>;
 }
@@ -316,6 +358,9 @@ export function spawnInNet(net: PxeNet, argv: string[], opts: { maxOutput?: numb
     },
     exited,
     hasExited: () => done,
+    signal: (sig) => {
+      if (!done) child.kill(sig);
+    },
     kill,
   };
 }
@@ -367,17 +412,22 @@ export function tail(text: string, lines = 40): string {
 
 /**
  * DHCP for the VM: dnsmasq inside the net's namespace, bound to its bridge, DHCP only (port=0:
- * no DNS; TFTP is off: the daemon serves TFTP/HTTP on hostAddress). The VM's MAC gets vmAddress.
+ * no DNS; TFTP is off: the daemon serves TFTP/HTTP on hostAddress). The VM's MAC gets vmAddress;
+ * every MAC given to fixedAddress (before or after) gets its own fixed address. Without `path`
+ * no boot file is offered (VMs that boot from their disks only need addresses).
  */
-export async function startDhcp(net: PxeNet, opts: { mac: string; path: BootPath }): Promise<Dhcp> {
-  const mac = opts.mac.toLowerCase();
+export async function startDhcp(net: PxeNet, opts: { mac?: string; path?: BootPath }): Promise<Dhcp> {
+  const address = opts.mac === undefined ? undefined : await fixedAddress(net, opts.mac, net.vmAddress);
+  if (opts.mac === undefined) await writeHostsFile(net);
   const prefix = net.hostAddress.slice(0, net.hostAddress.lastIndexOf('.'));
   const boot =
-    opts.path.kind === 'ipxe-http'
-      ? // Only iPXE (it sends option 175) can fetch an HTTP URL; others get no boot file.
-        ['--dhcp-match=set:ipxe,175', `--dhcp-boot=tag:ipxe,${opts.path.scriptUrl}`]
-      : // file + siaddr (next-server); TFTP clients fetch the file from there.
-        [`--dhcp-boot=${opts.path.bootfile},,${opts.path.tftpServer}`];
+    opts.path === undefined
+      ? []
+      : opts.path.kind === 'ipxe-http'
+        ? // Only iPXE (it sends option 175) can fetch an HTTP URL; others get no boot file.
+          ['--dhcp-match=set:ipxe,175', `--dhcp-boot=tag:ipxe,${opts.path.scriptUrl}`]
+        : // file + siaddr (next-server); TFTP clients fetch the file from there.
+          [`--dhcp-boot=${opts.path.bootfile},,${opts.path.tftpServer}`];
   const argv = [
     'dnsmasq',
     // No fork, no pid file, no user change (root keeps the lease file in our 0700 dir writable).
@@ -393,7 +443,8 @@ export async function startDhcp(net: PxeNet, opts: { mac: string; path: BootPath
     '--dhcp-authoritative',
     '--log-dhcp',
     `--dhcp-range=${prefix}.100,${prefix}.200,255.255.255.0,1h`,
-    `--dhcp-host=${mac},${net.vmAddress},1h`,
+    // The fixed addresses (fixedAddress): re-read on SIGHUP.
+    `--dhcp-hostsfile=${join(net.dir, HOSTS_FILE)}`,
     `--dhcp-option=option:router,${net.hostAddress}`,
     // iPXE option 175.176 no-pxedhcp: take the first DHCPOFFER instead of waiting for ProxyDHCP offers.
     '--dhcp-option=encap:175,176,1',
@@ -405,7 +456,13 @@ export async function startDhcp(net: PxeNet, opts: { mac: string; path: BootPath
     `--ra-param=${BRIDGE},10,0`,
   ];
   const child = spawnInNet(net, argv);
-  const stop = () => child.kill();
+  let servers = dhcpServers.get(net);
+  if (!servers) dhcpServers.set(net, (servers = new Set()));
+  servers.add(child);
+  const stop = () => {
+    servers.delete(child);
+    return child.kill();
+  };
   const describe = () => `dnsmasq in ${net.netns}:\n${tail(child.output())}`;
   try {
     // Its last start-up line, printed once the DHCP sockets are bound.
@@ -416,6 +473,7 @@ export async function startDhcp(net: PxeNet, opts: { mac: string; path: BootPath
   }
   return {
     stop,
+    address,
     log: () => child.output(),
     waitForLog: (pattern, timeoutMs) => {
       const re = new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''));

@@ -133,7 +133,7 @@ export async function startPxeVm(net: PxeNet, opts: PxeVmOptions): Promise<PxeVm
  * CR dropped, BS deletes the previous character of the line. Keeps an unfinished escape sequence
  * until the next chunk completes it.
  */
-class Screen {
+export class Screen {
   private done = '';
   private pending = '';
 
