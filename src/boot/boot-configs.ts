@@ -57,7 +57,19 @@ export const renderChainScript = (httpUrl: string) => render('chain.ipxe', { htt
 
 const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
-/** The initramfs overlay: the rescue hook and what it needs to know about this restore. */
+/**
+ * ReaR's own scripts the overlay replaces in the rescue system, by their path there: the kernel
+ * unpacks the overlay over the initrd, so a file of the overlay overwrites the initrd's.
+ */
+export const rearReplacements: Record<string, string> = {
+  // Accepts the FIFO the rescue hook streams the archive through, and does not read it.
+  'usr/share/rear/verify/NETFS/default/550_check_backup_archive.sh': 'rear/550_check_backup_archive.sh',
+};
+
+/**
+ * The initramfs overlay: the rescue hook, what it needs to know about this restore, and the ReaR
+ * scripts it replaces (their directories are the initrd's: the overlay adds none of them).
+ */
 export function renderRescueOverlay(spec: RestoreBootSpec): Buffer {
   const env = Object.entries(spec.rescueEnv)
     .map(([k, v]) => `${k}=${shellQuote(v)}\n`)
@@ -69,5 +81,10 @@ export function renderRescueOverlay(spec: RestoreBootSpec): Buffer {
     { name: 'etc/scripts', mode: 0o755 },
     { name: 'etc/scripts/system-setup.d', mode: 0o755 },
     { name: 'etc/scripts/system-setup.d/90-rearguard.sh', mode: 0o755, data: Buffer.from(render('rescue-hook.sh', {})) },
+    ...Object.entries(rearReplacements).map(([name, template]) => ({
+      name,
+      mode: 0o644,
+      data: Buffer.from(render(template, {})),
+    })),
   ]);
 }

@@ -105,7 +105,11 @@ const undocumented: Operation[] = [
     path: '/boot/{id}/report/{what}',
     params: [
       { name: 'id', in: 'path', schema: { example: 'rs_0c4x9d1f8h3k5n6p0r2s4t7q2m' } },
-      { name: 'what', in: 'path', schema: { enum: ['rescue_booted', 'archive_fetched', 'recovered', 'recover_failed'] } },
+      {
+        name: 'what',
+        in: 'path',
+        schema: { enum: ['rescue_booted', 'archive_fetched', 'archive_mismatch', 'recovered', 'recover_failed'] },
+      },
     ],
     statuses: new Set([204, 404]),
     body: true,

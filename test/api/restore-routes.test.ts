@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -308,8 +308,14 @@ describe('POST /v1/restore/{id}/{nodeid}', () => {
 });
 
 describe('the rescue hook', () => {
-  test('sourced by bash as ReaR’s system-setup does: reports, fetches and verifies the archive, reports the recover', async () => {
-    const { restore } = await d.json('POST', `/v1/restore/${backupId}/undercloud`, { status: 202 });
+  /**
+   * Boots a restore of the undercloud's backup up to its rescue system, then sources the hook in
+   * bash as ReaR's system-setup does and runs `rear -v recover`, with `rear` a stand-in for ReaR's
+   * recover that reads the archive path the way restore/NETFS/default/400_restore_backup.sh does
+   * (`dd if=$restore_input bs=1M | …`) after a while of "layout recreation".
+   */
+  async function rescueSystemRecovers() {
+    const { restore, run } = await d.json('POST', `/v1/restore/${backupId}/undercloud`, { status: 202 });
     await waitForPhase(restore.id, 'power_on');
     await tftpGet(`rearguard/${restore.id}/initrd.cgz`);
 
@@ -317,31 +323,82 @@ describe('the rescue hook', () => {
     const overlay = Buffer.from(await (await fetch(`${d.url}/boot/${restore.id}/files/rearguard.cpio`)).arrayBuffer());
     const envStart = overlay.indexOf('RG_RESTORE_ID=');
     const env = overlay.subarray(envStart, overlay.indexOf('070701', envStart)).toString().replace(/\0+$/, '');
-    const archivePath = join(ws.dir, 'rescue', 'backup.tar.gz');
-    const envFile = join(ws.dir, 'restore.env');
+    const rescue = join(ws.dir, `rescue-${restore.id}`);
+    const archivePath = join(rescue, 'archive', 'backup.tar.gz');
+    const envFile = join(rescue, 'restore.env');
+    mkdirSync(join(rescue, 'bin'), { recursive: true });
     writeFileSync(envFile, env.replace(/^RG_ARCHIVE_PATH=.*$/m, `RG_ARCHIVE_PATH='${archivePath}'`));
     expect(env).toContain(`RG_HTTP='${d.url}'`);
 
-    // `rear` here is a stand-in for ReaR's recover: what is under test is the hook around it.
-    const bin = join(ws.dir, 'bin');
-    mkdirSync(bin, { recursive: true });
-    writeFileSync(join(bin, 'rear'), '#!/bin/sh\necho "rear $*"\n', { mode: 0o755 });
+    // The archive is the fixture's random bytes, not a tar: the stand-in keeps what dd read (the
+    // hook's own test beside this one runs a real tar through the FIFO).
+    const recover = [
+      '#!/bin/bash',
+      'echo "rear $*"',
+      `a='${archivePath}'`,
+      `if [ -p "$a" ]; then echo fifo; elif [ -f "$a" ]; then echo file; else echo none; fi > '${rescue}/kind'`,
+      'sleep 1',
+      `dd if="$a" bs=1M 2>/dev/null > '${rescue}/read'`,
+    ].join('\n');
+    writeFileSync(join(rescue, 'bin', 'rear'), `${recover}\n`, { mode: 0o755 });
     const hook = join(import.meta.dirname, '../../pxe/rescue-hook.sh');
     const r = await execa('bash', ['-c', `source '${hook}'; rear -v recover`], {
-      env: { RG_ENV_FILE: envFile, PATH: `${bin}:${process.env.PATH}` },
+      env: { RG_ENV_FILE: envFile, PATH: `${join(rescue, 'bin')}:${process.env.PATH}` },
       reject: false,
+      timeout: 30_000,
     });
     expect(r.stdout).toContain(`Rearguard restore ${restore.id}: backup ${backupId} of undercloud`);
     expect(r.stdout).toContain('rear -v recover');
+    // ReaR's dd read a FIFO, never a regular file in the rescue system's RAM.
+    expect(readFileSync(join(rescue, 'kind'), 'utf8').trim()).toBe('fifo');
+    const done = await waitForRestore(restore.id);
+    const events = (await d.json('GET', `/v1/runs/${run.id}/events`)).events as { phase: string; message: string }[];
+    return { r, done, events, read: readFileSync(join(rescue, 'read')), archivePath };
+  }
+
+  test('sourced by bash as ReaR’s system-setup does: reports, streams the archive through a FIFO into the recover, verifies it, reports the recover', async () => {
+    const { r, done, events, read, archivePath } = await rescueSystemRecovers();
     expect(r.exitCode).toBe(0);
     const backup = await d.json('GET', `/v1/backup/${backupId}`);
-    expect(sha256(readFileSync(archivePath))).toBe(
-      backup.manifest.artefacts.find((a: { name: string }) => a.name === 'backup.tar.gz').sha256,
-    );
+    const artefact = backup.manifest.artefacts.find((a: { name: string }) => a.name === 'backup.tar.gz');
+    expect(read.length).toBe(artefact.size);
+    expect(sha256(read)).toBe(artefact.sha256);
+    expect(existsSync(archivePath)).toBe(true);
+    expect(statSync(archivePath).isFIFO()).toBe(true);
 
-    const done = await waitForRestore(restore.id);
     expect(done.state).toBe('succeeded');
     expect(Object.keys(done.phases)).toEqual(expect.arrayContaining(['rescue_booted', 'archive_fetched', 'recovered']));
+    const reports = events.map((e) => e.phase).filter((p) => ['archive_fetched', 'recovered'].includes(p));
+    expect(reports).toEqual(['archive_fetched', 'recovered']);
+  });
+
+  test('an archive corrupted in storage: the rescue system reports archive_mismatch, and the restore fails in archive_fetched', async () => {
+    const backup = await d.json('GET', `/v1/backup/${backupId}`);
+    const stored = join(ws.storage, backup.target, backup.node, backupId, 'backup.tar.gz');
+    const good = readFileSync(stored);
+    const bad = Buffer.from(good);
+    for (const i of [0, 100, bad.length - 1]) bad[i] = bad[i]! ^ 0xff;
+    writeFileSync(stored, bad);
+    try {
+      const { r, done, events, read } = await rescueSystemRecovers();
+      // The daemon withholds the end of an archive that differs from its manifest: the restore
+      // read a short, corrupted prefix; the hook's rear fails though ReaR's "succeeded".
+      expect(read.length).toBeLessThan(bad.length);
+      expect(read).toEqual(bad.subarray(0, read.length));
+      expect(r.stdout).toContain('Rearguard: rear recover ran over an archive that did not verify');
+      expect(r.exitCode).not.toBe(0);
+      expect(done).toMatchObject({ state: 'failed', failed_phase: 'archive_fetched' });
+      expect(done.error).toBe(
+        `archive_fetched: the archive the rescue system read differs from backup ${backupId}'s manifest (sha256 mismatch)`,
+      );
+      expect(done.phases.archive_fetched).toBeUndefined();
+      expect(done.phases.recovered).toBeUndefined();
+      expect(events.map((e) => e.message)).toContain(
+        `the archive the rescue system read differs from backup ${backupId}'s manifest (sha256 mismatch)`,
+      );
+    } finally {
+      writeFileSync(stored, good);
+    }
   });
 });
 
@@ -363,8 +420,8 @@ describe('GET /v1/restore', () => {
 
     const failed = await d.json('GET', '/v1/restore?state=failed');
     expect(failed.restores.every((r: { state: string }) => r.state === 'failed')).toBe(true);
-    // No initrd fetched, recover failed, never back from its disk.
-    expect(failed.restores.length).toBe(3);
+    // No initrd fetched, recover failed, never back from its disk, archive mismatch.
+    expect(failed.restores.length).toBe(4);
     const last = await d.json('GET', '/v1/restore/last?node=undercloud');
     expect(last.id).toBe(all.restores[0].id);
     expect(await d.json('GET', `/v1/restore/${last.id}`)).toEqual(last);

@@ -3,12 +3,35 @@ import { restorePhases, type Restore, type RestorePhase } from '../model.ts';
 import type { BootFetch, RestoreFileTarget } from '../ports.ts';
 import { isLiveRestore } from '../runs/transitions.ts';
 
-/** What the rescue system reports back to the daemon while it restores a node. */
-export const rescueReports = ['rescue_booted', 'archive_fetched', 'recovered', 'recover_failed'] as const;
+/**
+ * What the rescue system reports back to the daemon while it restores a node: `archive_mismatch`
+ * when the archive its restore read (streamed from the daemon) did not have the manifest's sha256.
+ */
+export const rescueReports = ['rescue_booted', 'archive_fetched', 'archive_mismatch', 'recovered', 'recover_failed'] as const;
 export type RescueReport = (typeof rescueReports)[number];
 
 export class PhaseTimeout extends Error {}
-export class RescueFailure extends Error {}
+/** A failure the rescue system reported, with the phase it failed (not the phase being awaited). */
+export class RescueFailure extends Error {
+  constructor(
+    readonly phase: RestorePhase,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The reports that fail a restore: the phase each fails and why. */
+const failureReports: Record<
+  'recover_failed' | 'archive_mismatch',
+  (restore: Restore) => { phase: RestorePhase; reason: string }
+> = {
+  recover_failed: () => ({ phase: 'recovered', reason: 'rear recover failed on the node' }),
+  archive_mismatch: (restore) => ({
+    phase: 'archive_fetched',
+    reason: `the archive the rescue system read differs from backup ${restore.backupId}'s manifest (sha256 mismatch)`,
+  }),
+};
 
 /**
  * Restore files whose fetch marks a phase, and the backup's artefact name the journal calls them
@@ -26,7 +49,7 @@ const fileMilestones: Partial<Record<RestoreFileTarget['artefact'], { phase: Res
  */
 export class RestoreProgress {
   private readonly waiters = new Map<string, Set<() => void>>();
-  private readonly failures = new Map<string, string>();
+  private readonly failures = new Map<string, { phase: RestorePhase; reason: string }>();
 
   constructor(private readonly ctx: RecordsContext) {}
 
@@ -50,9 +73,12 @@ export class RestoreProgress {
   report(restoreId: string, what: RescueReport): boolean {
     const restore = this.live(restoreId);
     if (!restore) return false;
-    if (what === 'recover_failed') {
-      this.failures.set(restoreId, 'rear recover failed on the node');
-      this.ctx.journal.record(restore.runId, 'recover', this.failures.get(restoreId)!, { level: 'error', host: restore.node });
+    if (what === 'recover_failed' || what === 'archive_mismatch') {
+      const failure = failureReports[what](restore);
+      const event = what === 'recover_failed' ? 'recover' : failure.phase;
+      this.ctx.journal.record(restore.runId, event, failure.reason, { level: 'error', host: restore.node });
+      // The first failure is the restore's: a mismatch is followed by the recover_failed it causes.
+      if (!this.failures.has(restoreId)) this.failures.set(restoreId, failure);
       this.notify(restoreId);
       return true;
     }
@@ -72,7 +98,7 @@ export class RestoreProgress {
 
   /**
    * Resolves once `phase` (or any later one) is reached; rejects with PhaseTimeout after
-   * `timeoutMs`, with RescueFailure when the rescue system reports a failed recover, and with the
+   * `timeoutMs`, with RescueFailure when the rescue system reports a failure, and with the
    * signal's reason when the restore is stopped.
    */
   until(restoreId: string, phase: RestorePhase, timeoutMs: number, signal: AbortSignal): Promise<void> {
@@ -94,7 +120,7 @@ export class RestoreProgress {
       };
       const check = () => {
         const failure = this.failures.get(restoreId);
-        if (failure) done(new RescueFailure(failure));
+        if (failure) done(new RescueFailure(failure.phase, failure.reason));
         else if (reached()) done();
       };
       const onAbort = () => done(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)));

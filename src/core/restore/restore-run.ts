@@ -7,7 +7,7 @@ import type { PowerTarget, TargetHost } from '../ports.ts';
 import { awaitNodeOnDisk } from './node-on-disk.ts';
 import { inventoryHost } from './restore-node.ts';
 import { bootArtefacts } from './restore-artefacts.ts';
-import type { RestoreProgress } from './restore-progress.ts';
+import { RescueFailure, type RestoreProgress } from './restore-progress.ts';
 import { finishRun, startRun, type EndState } from '../runs/run-lifecycle.ts';
 import { storagePrefix } from '../backup/stored-backup.ts';
 
@@ -86,12 +86,13 @@ export async function executeRestoreRun(
   progress.forget(restoreId);
 }
 
+/** Runs a step of `phase`; what it throws fails that phase, but a rescue system's failure names its own (an archive mismatch fails archive_fetched). */
 async function inPhase(phase: RestorePhase, step: () => Promise<void>): Promise<void> {
   try {
     await step();
   } catch (err) {
     if (err instanceof PhaseError) throw err;
-    throw new PhaseError(phase, (err as Error).message, { cause: err });
+    throw new PhaseError(err instanceof RescueFailure ? err.phase : phase, (err as Error).message, { cause: err });
   }
 }
 
