@@ -103,6 +103,8 @@ export const configSchema = z.strictObject({
       mysqldump: z.enum(['auto', 'yes', 'no']).default('auto'),
       rear: z.record(z.string().regex(/^[A-Z][A-Z0-9_]*$/, 'not a ReaR variable name'), rearValue).default({}),
       rearCommand: z.string().min(1).default('rear'),
+      /** Free space preflight demands in the staging dir of every node (an image is about the size of the used disk, compressed). */
+      minFreeMB: z.number().int().min(0).default(2048),
     })
     .prefault({}),
   ansible: z

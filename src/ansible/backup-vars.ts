@@ -29,6 +29,7 @@ export function backupVars(
     rearguard_mysqldump: settings.mysqldump,
     rearguard_rear_settings: settings.rear,
     rearguard_rear_command: settings.rearCommand,
+    rearguard_min_free_mb: settings.minFreeMB,
     rearguard_discard_backups: [...discard],
   };
 }

@@ -94,11 +94,15 @@ export async function fixedAddress(net: PxeNet, mac: string, prefer?: string): P
   return address;
 }
 
+let hostsWrites = 0;
+
 async function writeHostsFile(net: PxeNet): Promise<void> {
   const lines = [...(fixed.get(net) ?? new Map<string, string>())].map(([mac, address]) => `${mac},${address},1h\n`);
   const file = join(net.dir, HOSTS_FILE);
-  await writeFile(`${file}.tmp`, lines.join(''));
-  await rename(`${file}.tmp`, file);
+  // A name of its own per write: two fixedAddress calls at once must not rename each other's file.
+  const tmp = `${file}.${++hostsWrites}.tmp`;
+  await writeFile(tmp, lines.join(''));
+  await rename(tmp, file);
 }
 
 /** Registers something to tear down with the net (before its namespace goes); returns the unregister function. */
