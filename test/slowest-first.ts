@@ -7,6 +7,7 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * biggest first, as vitest would order them.
  */
 const SLOWEST = [
+  'test/integration/proven-restore.lab.test.ts',
   'test/integration/overcloud-backup.lab.test.ts',
   'test/integration/restore-pxe.lab.test.ts',
   'test/ansible/backup.lab.test.ts',
