@@ -82,15 +82,47 @@ export async function startPxeVm(net: PxeNet, opts: PxeVmOptions): Promise<PxeVm
     'order=n',
     '-no-reboot',
   ];
+  const vm = spawnQemu(net, argv, { remove: removeTap, unregister: unregisterTap }, opts.onConsole);
+  const { qemu, screen } = vm;
+  const describe = () => `VM ${opts.mac} ${vm.describe()}`;
+  return {
+    console: () => screen.text(),
+    rawConsole: vm.raw,
+    waitForConsole: (pattern, timeoutMs) => {
+      const re = new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''));
+      return waitForOutput(qemu, () => (re.test(screen.text()) ? screen.text() : undefined), timeoutMs, describe);
+    },
+    exited: qemu.exited,
+    diskPath,
+    stop: vm.stop,
+  };
+}
+
+/** A qemu started on a net: its serial console as text, its stop (qemu, then its tap), its state for error messages. */
+export interface QemuProcess {
+  qemu: NetChild;
+  screen: Screen;
+  raw(): string;
+  /** "(stopped by stop())" when it was, the console tail, and qemu's own errors. */
+  describe(): string;
+  stop(): Promise<void>;
+}
+
+/** Spawns qemu (argv) in the net with its tap; on a spawn failure the tap is removed again. */
+export function spawnQemu(
+  net: PxeNet,
+  argv: string[],
+  tap: { remove: () => Promise<void>; unregister: () => void },
+  onConsole?: (chunk: string) => void,
+): QemuProcess {
   let qemu: NetChild;
   try {
     qemu = spawnInNet(net, argv, { maxOutput: 16 * 1024 * 1024 });
   } catch (err) {
-    unregisterTap();
-    await removeTap();
+    tap.unregister();
+    void tap.remove();
     throw err;
   }
-
   // qemu writes only its own errors to stderr: keep them out of the console text.
   let raw = '';
   let stderr = '';
@@ -102,29 +134,21 @@ export async function startPxeVm(net: PxeNet, opts: PxeVmOptions): Promise<PxeVm
     }
     raw += chunk;
     screen.write(chunk);
-    opts.onConsole?.(chunk);
+    onConsole?.(chunk);
   });
-
   let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      await qemu.kill();
-      unregisterTap();
-      await removeTap();
-    })());
-
-  const describe = () =>
-    `VM ${opts.mac}${stopping ? ' (stopped by stop())' : ''} console tail:\n${tail(screen.text())}${stderr ? `\nqemu stderr:\n${tail(stderr, 10)}` : ''}`;
   return {
-    console: () => screen.text(),
-    rawConsole: () => raw,
-    waitForConsole: (pattern, timeoutMs) => {
-      const re = new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''));
-      return waitForOutput(qemu, () => (re.test(screen.text()) ? screen.text() : undefined), timeoutMs, describe);
-    },
-    exited: qemu.exited,
-    diskPath,
-    stop,
+    qemu,
+    screen,
+    raw: () => raw,
+    describe: () =>
+      `${stopping ? '(stopped by stop()) ' : ''}console tail:\n${tail(screen.text())}${stderr ? `\nqemu stderr:\n${tail(stderr, 10)}` : ''}`,
+    stop: () =>
+      (stopping ??= (async () => {
+        await qemu.kill();
+        tap.unregister();
+        await tap.remove();
+      })()),
   };
 }
 

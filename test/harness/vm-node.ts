@@ -2,18 +2,8 @@ import { execa } from 'execa';
 import { writeFile, readFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
-import {
-  addTap,
-  fixedAddress,
-  ownedByNet,
-  PXE_ENV,
-  spawnInNet,
-  tail,
-  waitForOutput,
-  type NetChild,
-  type PxeNet,
-} from './pxe-net.ts';
-import { Screen } from './pxe-vm.ts';
+import { addTap, fixedAddress, ownedByNet, PXE_ENV, tail, waitForOutput, type PxeNet } from './pxe-net.ts';
+import { spawnQemu } from './pxe-vm.ts';
 
 /**
  * A lab VM with its own disk on a PXE net: the cached Debian 12 image of scripts/vm-image.sh
@@ -173,38 +163,9 @@ export async function startVmNode(net: PxeNet, opts: VmNodeOptions): Promise<VmN
     `unix:${qmpSocket},server=on,wait=off`,
     '-no-shutdown',
   ];
-  let qemu: NetChild;
-  try {
-    qemu = spawnInNet(net, argv, { maxOutput: 16 * 1024 * 1024 });
-  } catch (err) {
-    unregisterTap();
-    await removeTap();
-    throw err;
-  }
-
-  let raw = '';
-  let stderr = '';
-  const screen = new Screen();
-  qemu.onOutput((chunk, stream) => {
-    if (stream === 'stderr') {
-      stderr += chunk;
-      return;
-    }
-    raw += chunk;
-    screen.write(chunk);
-    opts.onConsole?.(chunk);
-  });
-
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      await qemu.kill();
-      unregisterTap();
-      await removeTap();
-    })());
-
-  const describe = () =>
-    `VM node ${mac} (${address})${stopping ? ' (stopped by stop())' : ''} console tail:\n${tail(screen.text())}${stderr ? `\nqemu stderr:\n${tail(stderr, 10)}` : ''}`;
+  const vm = spawnQemu(net, argv, { remove: removeTap, unregister: unregisterTap }, opts.onConsole);
+  const { qemu, screen, stop } = vm;
+  const describe = () => `VM node ${mac} (${address}) ${vm.describe()}`;
 
   const sshArgs = (timeoutS: number) => [
     '-F',
@@ -256,7 +217,7 @@ export async function startVmNode(net: PxeNet, opts: VmNodeOptions): Promise<VmN
     hostKeyPub: img.hostKeyPub,
     knownHostsFile,
     console: () => screen.text(),
-    rawConsole: () => raw,
+    rawConsole: vm.raw,
     consoleMark: () => screen.text().length,
     waitForConsole: (pattern, timeoutMs, from = 0) => {
       const re = new RegExp(pattern.source, pattern.flags.replace(/[gy]/g, ''));
