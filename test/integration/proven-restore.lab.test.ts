@@ -221,7 +221,7 @@ describe('a proven restore', () => {
     expect(await ssh(vm1, sumFiles)).toBe(files);
     expect(await ssh(vm1, sumRows)).toBe(rows);
     expect((await ssh(vm1, 'findmnt -n -o SOURCE /')).trim()).toMatch(/^\/dev\/vda\d$/);
-  });
+  }, 1_800_000);
 
   test('onto a second, blank VM with another MAC and a larger disk: the same node, the same data', async () => {
     const vm2 = await startVmNode(pxe, { mac: MAC2, disk: { blankMiB: 3 * 1024 }, memoryMiB: 1024, cpus: 2 });
@@ -239,7 +239,7 @@ describe('a proven restore', () => {
     } finally {
       await vm2.stop();
     }
-  });
+  }, 1_800_000);
 
   test('a node whose disk is smaller than the layout is refused before anything is powered', async () => {
     writeInventory({ vm2DiskBytes: GiB });
