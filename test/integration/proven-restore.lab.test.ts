@@ -215,6 +215,9 @@ describe('a proven restore', () => {
     expect(reached).toEqual(restorePhases.filter((p) => p !== 'boot_config_fetched' || done.phases[p] !== undefined));
     const at = reached.map((p) => Date.parse(done.phases[p]));
     expect([...at].sort((a, b) => a - b)).toEqual(at);
+    // The figures an RTO estimate is made of: seconds from the request to each phase.
+    const since = Date.parse(done.created_at);
+    console.log(`restore ${done.id}: ${reached.map((p, i) => `${p} +${Math.round((at[i]! - since) / 1000)} s`).join(', ')}`);
 
     // waitForSsh refuses any host key but the node's own.
     await vm1.waitForSsh(60_000);
