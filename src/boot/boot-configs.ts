@@ -58,12 +58,14 @@ export const renderChainScript = (httpUrl: string) => render('chain.ipxe', { htt
 const shellQuote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
 
 /**
- * ReaR's own scripts the overlay replaces in the rescue system, by their path there: the kernel
+ * ReaR scripts the overlay replaces or adds in the rescue system, by their path there: the kernel
  * unpacks the overlay over the initrd, so a file of the overlay overwrites the initrd's.
  */
 export const rearReplacements: Record<string, string> = {
   // Accepts the FIFO the rescue hook streams the archive through, and does not read it.
   'usr/share/rear/verify/NETFS/default/550_check_backup_archive.sh': 'rear/550_check_backup_archive.sh',
+  // Keeps ReaR 2.7's exit from failing a recover that succeeded (an empty dir it made itself).
+  'usr/share/rear/restore/NETFS/default/985_rearguard_remove_prefix_dir.sh': 'rear/985_rearguard_remove_prefix_dir.sh',
 };
 
 /**
