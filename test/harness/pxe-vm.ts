@@ -59,22 +59,7 @@ export async function startPxeVm(net: PxeNet, opts: PxeVmOptions): Promise<PxeVm
     disk.push('-drive', `file=${diskPath},format=raw,if=${opts.diskInterface ?? 'virtio'},cache=unsafe`);
   }
   const argv = [
-    'qemu-system-x86_64',
-    '-nodefaults',
-    '-machine',
-    'pc,accel=tcg,graphics=off',
-    '-cpu',
-    'max',
-    '-smp',
-    String(opts.cpus ?? 1),
-    '-m',
-    String(opts.memoryMiB ?? 1024),
-    '-display',
-    'none',
-    '-serial',
-    'stdio',
-    '-netdev',
-    `tap,id=n0,ifname=${tap},script=no,downscript=no`,
+    ...qemuMachine(tap, opts),
     '-device',
     `e1000,netdev=n0,mac=${opts.mac.toLowerCase()}`,
     ...disk,
@@ -97,6 +82,30 @@ export async function startPxeVm(net: PxeNet, opts: PxeVmOptions): Promise<PxeVm
     stop: vm.stop,
   };
 }
+
+/**
+ * A TCG machine (no KVM here) with `memoryMiB` (default 1024) and `cpus`, its serial port on
+ * qemu's stdout, and netdev `n0` on the tap: what every lab VM starts with. graphics=off without
+ * a VGA makes SeaBIOS (and so iPXE) print on the serial port.
+ */
+export const qemuMachine = (tap: string, opts: { memoryMiB?: number; cpus?: number }) => [
+  'qemu-system-x86_64',
+  '-nodefaults',
+  '-machine',
+  'pc,accel=tcg,graphics=off',
+  '-cpu',
+  'max',
+  '-smp',
+  String(opts.cpus ?? 1),
+  '-m',
+  String(opts.memoryMiB ?? 1024),
+  '-display',
+  'none',
+  '-serial',
+  'stdio',
+  '-netdev',
+  `tap,id=n0,ifname=${tap},script=no,downscript=no`,
+];
 
 /** A qemu started on a net: its serial console as text, its stop (qemu, then its tap), its state for error messages. */
 export interface QemuProcess {

@@ -3,7 +3,7 @@ import { writeFile, readFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import { addTap, fixedAddress, ownedByNet, PXE_ENV, tail, waitForOutput, type PxeNet } from './pxe-net.ts';
-import { spawnQemu } from './pxe-vm.ts';
+import { qemuMachine, spawnQemu } from './pxe-vm.ts';
 
 /**
  * A lab VM with its own disk on a PXE net: the cached Debian 12 image of scripts/vm-image.sh
@@ -135,24 +135,8 @@ export async function startVmNode(net: PxeNet, opts: VmNodeOptions): Promise<VmN
   const unregisterTap = ownedByNet(net, removeTap);
   const netFirst = opts.boot === 'network';
   const argv = [
-    'qemu-system-x86_64',
-    '-nodefaults',
-    // graphics=off without a VGA: SeaBIOS (and so iPXE) print on the serial port; GRUB and
-    // the kernel use it themselves (the image's console=ttyS0).
-    '-machine',
-    'pc,accel=tcg,graphics=off',
-    '-cpu',
-    'max',
-    '-smp',
-    String(opts.cpus ?? 1),
-    '-m',
-    String(opts.memoryMiB ?? 1024),
-    '-display',
-    'none',
-    '-serial',
-    'stdio',
-    '-netdev',
-    `tap,id=n0,ifname=${tap},script=no,downscript=no`,
+    // The image's GRUB and kernel use the serial port themselves (console=ttyS0).
+    ...qemuMachine(tap, opts),
     '-device',
     `e1000,netdev=n0,mac=${mac},id=nic0,bootindex=${netFirst ? 1 : 2}`,
     '-drive',
