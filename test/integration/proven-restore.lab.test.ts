@@ -219,6 +219,9 @@ describe('a proven restore', () => {
     const since = Date.parse(done.created_at);
     console.log(`restore ${done.id}: ${reached.map((p, i) => `${p} +${Math.round((at[i]! - since) / 1000)} s`).join(', ')}`);
 
+    // The overlay's own ReaR scripts are known to the rescue system's self-check.
+    expect(vm1.console()).toContain('Verifying md5sums of the files in the Relax-and-Recover rescue system');
+    expect(vm1.console()).not.toContain('Possibly corrupted Relax-and-Recover rescue system');
     // waitForSsh refuses any host key but the node's own.
     await vm1.waitForSsh(60_000);
     expect(await ssh(vm1, sumFiles)).toBe(files);
