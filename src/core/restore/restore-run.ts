@@ -25,9 +25,9 @@ class PhaseError extends Error {
 /**
  * Executes one restore: stage the backup's kernel and initrd (verified against its manifest) and
  * the node's boot configs, power the node into its network boot, then follow it through each
- * milestone with a timeout per phase. Whatever the outcome, the boot configs are removed (so the
- * node does not boot the rescue image again) and the node is set back to boot from disk before
- * the restore's record ends.
+ * milestone with a timeout per phase, up to the node answering from its restored disk. Whatever
+ * the outcome, the boot configs are removed (so the node does not boot the rescue image again) and
+ * the node is set back to boot from disk before the restore's record ends.
  */
 export async function executeRestoreRun(
   ctx: RestoreContext,
