@@ -1,3 +1,4 @@
+import { VerificationError } from '../backup/artefact-transfer.ts';
 import { RearguardError } from '../errors.ts';
 import type { Artefact, Backup } from '../model.ts';
 
@@ -17,4 +18,12 @@ export function bootArtefacts(backup: Backup): BootArtefacts {
     throw new RearguardError('unprocessable', `backup ${backup.id} has no rescue kernel and initrd to boot from`);
   }
   return { kernel, initrd, archive: find('backup.tar.gz') };
+}
+
+/** Null when what was read from storage is the artefact of the manifest; otherwise the error that says how it differs. */
+export function storageMismatch(artefact: Artefact, bytes: number, sha256: string): VerificationError | null {
+  if (bytes === artefact.size && sha256 === artefact.sha256) return null;
+  return new VerificationError(
+    `${artefact.name} from storage (${bytes} bytes, sha256 ${sha256}) differs from the backup's manifest (${artefact.size} bytes, sha256 ${artefact.sha256})`,
+  );
 }

@@ -1,12 +1,12 @@
 import type { Readable } from 'node:stream';
-import { HashingCounter, VerificationError } from '../backup/artefact-transfer.ts';
+import { HashingCounter } from '../backup/artefact-transfer.ts';
 import type { StopReason } from '../runs/live-runs.ts';
 import type { RestoreContext } from '../context.ts';
 import type { Artefact, Backup, Restore, RestorePhase } from '../model.ts';
 import type { PowerTarget, TargetHost } from '../ports.ts';
 import { awaitNodeOnDisk } from './node-on-disk.ts';
 import { inventoryHost } from './restore-node.ts';
-import { bootArtefacts } from './restore-artefacts.ts';
+import { bootArtefacts, storageMismatch } from './restore-artefacts.ts';
 import { RescueFailure, type RestoreProgress } from './restore-progress.ts';
 import { finishRun, startRun, type EndState } from '../runs/run-lifecycle.ts';
 import { storagePrefix } from '../backup/stored-backup.ts';
@@ -112,12 +112,8 @@ async function stage(
       const counter = new HashingCounter();
       body.on('error', (err) => counter.destroy(err));
       await ctx.boot.writeFile(restore.id, artefact.name, body.pipe(counter));
-      const sha256 = counter.digest();
-      if (counter.bytes !== artefact.size || sha256 !== artefact.sha256) {
-        throw new VerificationError(
-          `${artefact.name} from storage (${counter.bytes} bytes, sha256 ${sha256}) differs from the backup's manifest (${artefact.size} bytes, sha256 ${artefact.sha256})`,
-        );
-      }
+      const mismatch = storageMismatch(artefact, counter.bytes, counter.digest());
+      if (mismatch) throw mismatch;
     }
     const base = ctx.restore.httpUrl.replace(/\/+$/, '');
     await ctx.boot.publish({
