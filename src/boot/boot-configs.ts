@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { projectDir } from '../config.ts';
-import type { RestoreBootSpec } from '../core/ports.ts';
+import type { BootConfigTarget, RestoreBootSpec } from '../core/ports.ts';
 import { bootConfigPaths, bootPath } from './boot-root.ts';
 import { newcArchive } from './cpio.ts';
+
+type Flavour = BootConfigTarget['flavour'];
 
 const templates = new Map<string, string>();
 function render(template: string, values: Record<string, string>): string {
@@ -29,25 +31,21 @@ export function renderBootConfigs(spec: RestoreBootSpec): Map<string, string> {
     args: rescueArgs(spec),
     http: spec.httpUrl.replace(/\/+$/, ''),
   };
-  const files = new Map<string, string>();
-  for (const mac of spec.macs) {
-    const paths = bootConfigPaths(mac);
-    files.set(paths.pxelinux, render('pxelinux.cfg', values));
-    files.set(paths.grub, render('grub.cfg', values));
-    files.set(paths.ipxe, render('boot.ipxe', values));
-  }
-  return files;
+  return perMac(spec.macs, { pxelinux: 'pxelinux.cfg', grub: 'grub.cfg', ipxe: 'boot.ipxe' }, values);
 }
 
 /** The per-MAC boot configs that send a recovered node on to its own disk. */
 export function renderLocalBootConfigs(restoreId: string, node: string, macs: string[]): Map<string, string> {
-  const values = { restore_id: restoreId, node };
+  const templates = { pxelinux: 'local.pxelinux.cfg', grub: 'local.grub.cfg', ipxe: 'local.ipxe' };
+  return perMac(macs, templates, { restore_id: restoreId, node });
+}
+
+/** Each MAC's config of every bootloader flavour, rendered from that flavour's template, by path relative to the boot root. */
+function perMac(macs: string[], templates: Record<Flavour, string>, values: Record<string, string>): Map<string, string> {
   const files = new Map<string, string>();
   for (const mac of macs) {
     const paths = bootConfigPaths(mac);
-    files.set(paths.pxelinux, render('local.pxelinux.cfg', values));
-    files.set(paths.grub, render('local.grub.cfg', values));
-    files.set(paths.ipxe, render('local.ipxe', values));
+    for (const flavour of Object.keys(templates) as Flavour[]) files.set(paths[flavour], render(templates[flavour], values));
   }
   return files;
 }

@@ -25,13 +25,15 @@ export class FileBootStaging implements BootStaging {
     const overlay = bootPath({ restoreId: spec.restoreId, artefact: 'overlay' });
     await writeWholeFile(join(this.root, overlay), renderRescueOverlay(spec));
     // Configs last: once one exists, the node may boot, and everything it points at is there.
-    for (const [path, text] of renderBootConfigs(spec)) await writeWholeFile(join(this.root, path), Buffer.from(text));
+    await this.writeConfigs(renderBootConfigs(spec));
   }
 
   async bootLocal(restoreId: string, node: string, macs: string[]): Promise<void> {
-    for (const [path, text] of renderLocalBootConfigs(restoreId, node, macs)) {
-      await writeWholeFile(join(this.root, path), Buffer.from(text));
-    }
+    await this.writeConfigs(renderLocalBootConfigs(restoreId, node, macs));
+  }
+
+  private async writeConfigs(files: Map<string, string>): Promise<void> {
+    for (const [path, text] of files) await writeWholeFile(join(this.root, path), Buffer.from(text));
   }
 
   async remove(restoreId: string, macs: string[]): Promise<void> {
