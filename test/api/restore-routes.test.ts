@@ -162,7 +162,11 @@ describe('POST /v1/restore/{id}/{nodeid}', () => {
       ...hosts,
       overcloud: {
         ...hosts.overcloud,
-        spare: { rearguard_macs: [spareMac.toUpperCase()], rearguard_disk_bytes: 4294967296 },
+        spare: {
+          rearguard_macs: [spareMac.toUpperCase()],
+          rearguard_disk_bytes: 4294967296,
+          rearguard_ironic_uuid: '0d6c1f2e-7a43-4b55-9c1e-5a2f8e3b7c10',
+        },
         small: { rearguard_macs: '52:54:00:ab:00:02', rearguard_disk_bytes: 1073741824 },
       },
     });
@@ -177,7 +181,8 @@ describe('POST /v1/restore/{id}/{nodeid}', () => {
     const { restore } = await d.json('POST', `/v1/restore/${backupId}/spare?allow_other_node=true`, { status: 202 });
     expect(restore).toMatchObject({ node: 'spare', macs: [spareMac] });
     await waitForPhase(restore.id, 'power_on');
-    expect(readFileSync(powerLog, 'utf8')).toContain(`network spare ${spareMac}`);
+    // Its Ironic UUID, from the inventory too, reaches the power driver.
+    expect(readFileSync(powerLog, 'utf8')).toContain(`network spare ${spareMac} 0d6c1f2e-7a43-4b55-9c1e-5a2f8e3b7c10`);
     await tftpGet(`rearguard/${restore.id}/initrd.cgz`);
     for (const what of ['rescue_booted', 'recovered'])
       await fetch(`${d.url}/boot/${restore.id}/report/${what}`, { method: 'POST' });

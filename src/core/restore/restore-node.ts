@@ -47,13 +47,18 @@ export async function resolveRestoreNode(ctx: RestoreContext, nodeId: string): P
   }
   const vars = host?.vars ?? {};
   const declared = macsOf(vars.rearguard_macs);
-  const uuid = typeof vars.rearguard_ironic_uuid === 'string' && vars.rearguard_ironic_uuid ? vars.rearguard_ironic_uuid : null;
   return {
     name: known?.name ?? host!.name,
     macs: declared.length > 0 ? declared : (known?.macs ?? []),
-    ironicUuid: known?.ironicUuid ?? uuid,
+    ironicUuid: ironicUuidOf(ctx, known?.name ?? host!.name, host),
     diskBytes: sizeOf(vars.rearguard_disk_bytes),
   };
+}
+
+/** A node's Ironic UUID: recorded from its backups, else `rearguard_ironic_uuid` of its inventory host (new hardware). */
+export function ironicUuidOf(ctx: RestoreContext, name: string, host: TargetHost | undefined): string | null {
+  const declared = host?.vars?.rearguard_ironic_uuid;
+  return ctx.records.nodes.find(name)?.ironicUuid ?? (typeof declared === 'string' && declared !== '' ? declared : null);
 }
 
 /** Refuses, before anything is powered, a node whose disk cannot hold the backup's layout. */

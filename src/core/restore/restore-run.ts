@@ -5,7 +5,7 @@ import type { RestoreContext } from '../context.ts';
 import type { Artefact, Backup, Restore, RestorePhase } from '../model.ts';
 import type { PowerTarget, TargetHost } from '../ports.ts';
 import { awaitNodeOnDisk } from './node-on-disk.ts';
-import { inventoryHost } from './restore-node.ts';
+import { inventoryHost, ironicUuidOf } from './restore-node.ts';
 import { bootArtefacts, storageMismatch } from './restore-artefacts.ts';
 import { RescueFailure, type RestoreProgress } from './restore-progress.ts';
 import { finishRun, startRun, type EndState } from '../runs/run-lifecycle.ts';
@@ -227,6 +227,5 @@ async function cleanUp(
 }
 
 function powerTarget(ctx: RestoreContext, restore: Restore, host: TargetHost | undefined): PowerTarget {
-  const known = ctx.records.nodes.find(restore.node);
-  return { name: restore.node, macs: restore.macs, ironicUuid: known?.ironicUuid ?? null, vars: host?.vars ?? {} };
+  return { name: restore.node, macs: restore.macs, ironicUuid: ironicUuidOf(ctx, restore.node, host), vars: host?.vars ?? {} };
 }
