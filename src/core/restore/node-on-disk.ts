@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { NodeAccess, TargetHost } from '../ports.ts';
 
 /**
@@ -46,18 +47,7 @@ export async function awaitNodeOnDisk(
         `${host.address} did not answer from its restored disk within ${Math.round(opts.timeoutMs / 1000)} s (last: ${last})`,
       );
     }
-    await sleep(Math.min(opts.pollMs, left), signal);
+    // An abort ends the wait at once; the loop's first line then throws its reason.
+    await sleep(Math.min(opts.pollMs, left), undefined, { signal }).catch(() => undefined);
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
