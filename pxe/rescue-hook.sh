@@ -37,10 +37,10 @@ rearguard_report rescue_booted
 # then GETs the archive through it and sha256sum at once. After the last byte it reports the
 # outcome and leaves it in $rearguard_state/outcome: fetched (the sha256 of the manifest) or
 # mismatch (other bytes, or fewer: a short read, a failed GET, a reader that stopped early).
-# ReaR's rescue system need not have sha256sum (it is not in ReaR's PROGS): then only the length
-# is checked, against the response's Content-Length (dd counts it; dd is in REQUIRED_PROGS). The
-# daemon checks the sha256 of what it sends and withholds the end of an archive that differs from
-# its manifest, so a corrupted archive is a short read there too.
+# A rescue system need not have sha256sum (ReaR's PROGS lack it; backups Rearguard takes add it):
+# without it only the length is checked, against the response's Content-Length (dd counts it; dd
+# is in REQUIRED_PROGS). The daemon checks the sha256 of what it sends and withholds the end of an
+# archive that differs from its manifest, so a corrupted archive is a short read there too.
 rearguard_stream_archive() {
     local sum got length count
     exec 7>"$RG_ARCHIVE_PATH" || return 1
