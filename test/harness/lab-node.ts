@@ -73,6 +73,16 @@ mount -t tmpfs -o mode=755 tmpfs "$2/run"
 mkdir -p "$2/run/sshd"
 exec chroot "$2" /usr/sbin/sshd -D -f /etc/ssh/sshd_config.lab -E /var/log/sshd-lab.log`;
 
+/**
+ * Inside a shared-root node's mount namespace: hide the host's root shell setup, because sshd
+ * runs every command through root's bash, which reads ~/.bashrc. A host's .bashrc can do anything
+ * (pyenv's rehash waits 60 s on a lock a killed session left behind); a node starts clean.
+ */
+const SHARED_ROOT_INIT = `for f in /root/.bashrc /root/.bash_profile /root/.bash_login /root/.profile; do
+  if [ -f "$f" ]; then mount --bind /dev/null "$f"; fi
+done
+exec /usr/sbin/sshd -D -f "$1" -E "$2"`;
+
 export async function startNode(spec: NodeSpec): Promise<LabNode> {
   const { root } = spec;
   const stagingOnHost = join(spec.dir, 'staging');
@@ -126,11 +136,11 @@ export async function startNode(spec: NodeSpec): Promise<LabNode> {
       '--fork',
       '--mount-proc',
       '--kill-child',
-      '/usr/sbin/sshd',
-      '-D',
-      '-f',
+      'sh',
+      '-c',
+      SHARED_ROOT_INIT,
+      'init',
       config,
-      '-E',
       join(spec.dir, 'sshd.log'),
     ];
   }
