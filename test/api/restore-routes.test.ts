@@ -203,13 +203,16 @@ describe('POST /v1/restore/{id}/{nodeid}', () => {
     for (const what of ['rescue_booted', 'recovered'])
       await fetch(`${d.url}/boot/${restore.id}/report/${what}`, { method: 'POST' });
     // While it is awaited, the node's configs boot it locally, so that a firmware trying the network first does not loop.
+    // The configs are rewritten one after another: wait for both, each read the way the node would.
     const pxelinux = `pxelinux.cfg/01-${silentMac.replaceAll(':', '-')}`;
+    const ipxe = `${d.url}/boot/ipxe/${silentMac.replaceAll(':', '-')}`;
+    const bootsLocally = async () =>
+      !!(await tftpGet(pxelinux))?.toString().includes('LOCALBOOT 0') && /^exit$/m.test(await (await fetch(ipxe)).text());
     const until = Date.now() + 5000;
-    while (!(await tftpGet(pxelinux))?.toString().includes('LOCALBOOT 0')) {
-      if (Date.now() > until) throw new Error(`${pxelinux} never became a local boot`);
+    while (!(await bootsLocally())) {
+      if (Date.now() > until) throw new Error(`${pxelinux} and ${ipxe} never both became a local boot`);
       await new Promise((res) => setTimeout(res, 100));
     }
-    expect(await (await fetch(`${d.url}/boot/ipxe/${silentMac.replaceAll(':', '-')}`)).text()).toMatch(/^exit$/m);
     const done = await waitForRestore(restore.id);
     expect(done).toMatchObject({ state: 'failed', failed_phase: 'booted_from_disk' });
     expect(done.error).toMatch(
